@@ -1,0 +1,590 @@
+//! Hearth's configuration: one typed struct, documented here at its source.
+//!
+//! Layers, lowest to highest precedence: built-in defaults < TOML file <
+//! `HEARTH_*` environment variables < command-line flags. Every layer is merged
+//! into one TOML tree and deserialized strictly: an unknown key or an invalid
+//! value is an error naming the key, the layer it came from and what is allowed.
+//! The environment is passed in as a map so tests never touch the process env.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default address: loopback only, Hearth's documented port.
+pub const DEFAULT_BIND: &str = "127.0.0.1:4327";
+
+/// Environment variables that start with `HEARTH_` but are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &[
+    "HEARTH_CONFIG",
+    "HEARTH_TEST_MODELS",
+    "HEARTH_TEST_DATABASE_URL",
+];
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listener and request handling.
+    pub server: ServerConfig,
+    /// Where Hearth keeps its files.
+    pub storage: StorageConfig,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// Switches for whole capabilities.
+    pub capabilities: CapabilitiesConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: u64,
+    /// Time limit for a request until its response starts, in seconds (streams,
+    /// once started, are not cut).
+    pub request_timeout_secs: u64,
+    /// On SIGTERM/SIGINT: how long in-flight requests and streams may run on.
+    pub shutdown_grace_secs: u64,
+    /// Origins allowed by CORS; empty means CORS is off.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: DEFAULT_BIND.parse().expect("valid default address"),
+            body_limit_bytes: 16 * 1024 * 1024,
+            request_timeout_secs: 300,
+            shutdown_grace_secs: 20,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Data directory (database, models). Default: `$XDG_DATA_HOME/hearth`, else
+    /// `~/.local/share/hearth`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// How hard SQLite pushes each commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// fsync on every commit: survives power loss.
+    Full,
+    /// fsync at checkpoints: survives a process crash, may lose the last commits on
+    /// power loss.
+    Normal,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`. Default: SQLite file
+    /// `hearth.db` in the data directory.
+    pub url: Option<String>,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// SQLite only: `full` or `normal`.
+    pub sqlite_synchronous: SqliteSync,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 8,
+            sqlite_synchronous: SqliteSync::Full,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Level or filter directives (`info`, `hearth=debug,tower_http=info`).
+    pub level: String,
+    /// `human` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Human,
+        }
+    }
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` in Prometheus text format.
+    pub enabled: bool,
+    /// Serve metrics on this separate address instead of the main listener.
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+/// `[capabilities]`: whole features that can be switched off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapabilitiesConfig {
+    /// OpenAI-compatible API under `/v1`.
+    pub openai_api: bool,
+    /// Ollama-compatible API under `/api`.
+    pub ollama_api: bool,
+    /// Anthropic Messages API under `/v1/messages`.
+    pub anthropic_api: bool,
+    /// The web app.
+    pub web_ui: bool,
+    /// Embeddings endpoints.
+    pub embeddings: bool,
+}
+
+impl Default for CapabilitiesConfig {
+    fn default() -> Self {
+        CapabilitiesConfig {
+            openai_api: true,
+            ollama_api: true,
+            anthropic_api: true,
+            web_ui: true,
+            embeddings: true,
+        }
+    }
+}
+
+impl CapabilitiesConfig {
+    /// Each capability with its state, for `/v1/meta`.
+    pub fn list(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("openai_api", self.openai_api),
+            ("ollama_api", self.ollama_api),
+            ("anthropic_api", self.anthropic_api),
+            ("web_ui", self.web_ui),
+            ("embeddings", self.embeddings),
+        ]
+    }
+}
+
+/// Documentation of every key, in file order: key, explanation, example value for
+/// keys that are unset by default. The example config is rendered from this table
+/// and the defaults; a test checks the table covers every key.
+pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
+    (
+        "server.bind",
+        "Address and port to listen on. Loopback by default.",
+        None,
+    ),
+    (
+        "server.body_limit_bytes",
+        "Largest accepted request body, in bytes.",
+        None,
+    ),
+    (
+        "server.request_timeout_secs",
+        "Seconds a request may take until its response starts (streams are not cut).",
+        None,
+    ),
+    (
+        "server.shutdown_grace_secs",
+        "On SIGTERM/SIGINT, seconds in-flight requests and streams may run on.",
+        None,
+    ),
+    (
+        "server.cors_origins",
+        "Origins allowed by CORS; empty turns CORS off.",
+        None,
+    ),
+    (
+        "storage.data_dir",
+        "Data directory. Default: $XDG_DATA_HOME/hearth, else ~/.local/share/hearth.",
+        Some("\"/var/lib/hearth\""),
+    ),
+    (
+        "database.url",
+        "sqlite://PATH or postgres://USER:PASSWORD@HOST/DB. Default: DATA_DIR/hearth.db.",
+        Some("\"postgres://hearth:secret@127.0.0.1/hearth\""),
+    ),
+    ("database.max_connections", "Connection pool size.", None),
+    (
+        "database.sqlite_synchronous",
+        "SQLite only: \"full\" (fsync every commit) or \"normal\".",
+        None,
+    ),
+    (
+        "log.level",
+        "Level or filter directives, e.g. \"info\" or \"hearth=debug\".",
+        None,
+    ),
+    ("log.format", "\"human\" or \"json\".", None),
+    (
+        "metrics.enabled",
+        "Serve /metrics in Prometheus text format.",
+        None,
+    ),
+    (
+        "metrics.bind",
+        "Serve metrics on this separate address instead of the main listener.",
+        Some("\"127.0.0.1:9464\""),
+    ),
+    (
+        "capabilities.openai_api",
+        "OpenAI-compatible API under /v1.",
+        None,
+    ),
+    (
+        "capabilities.ollama_api",
+        "Ollama-compatible API under /api.",
+        None,
+    ),
+    (
+        "capabilities.anthropic_api",
+        "Anthropic Messages API under /v1/messages.",
+        None,
+    ),
+    ("capabilities.web_ui", "The web app.", None),
+    ("capabilities.embeddings", "Embeddings endpoints.", None),
+];
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// Built-in defaults.
+    Defaults,
+    /// The TOML file at this path.
+    File(PathBuf),
+    /// A `HEARTH_*` environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Layer::Defaults => write!(f, "defaults"),
+            Layer::File(p) => write!(f, "config file {}", p.display()),
+            Layer::Env(v) => write!(f, "environment variable {v}"),
+            Layer::Flag(k) => write!(f, "flag --{k}"),
+        }
+    }
+}
+
+/// A configuration that cannot be used. The binary exits with code 2 on it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration ({layer}): `{key}`: {message}")]
+pub struct ConfigError {
+    /// Dotted key, e.g. `server.bind`.
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+    /// Where the bad value came from.
+    pub layer: Layer,
+}
+
+/// Everything a configuration is built from.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// Explicit config file (`--config`); missing file is an error.
+    pub file: Option<PathBuf>,
+    /// The process environment (or a test's map).
+    pub env: BTreeMap<String, String>,
+    /// Flag overrides as (dotted key, value), e.g. `("server.bind", "0.0.0.0:80")`.
+    pub flags: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Build the configuration from its layers and resolve derived defaults.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
+        let mut tree = defaults.clone();
+        if let Some((path, file)) = read_file(sources)? {
+            let layer = Layer::File(path);
+            merge(&mut tree, file);
+            check(&tree, &layer)?;
+        }
+        for (name, value) in sources.env.iter().filter(|(k, _)| k.starts_with("HEARTH_")) {
+            if NON_CONFIG_ENV.contains(&name.as_str()) {
+                continue;
+            }
+            let layer = Layer::Env(name.clone());
+            let key = key_for_env(name).ok_or_else(|| ConfigError {
+                key: name.clone(),
+                message: "unknown environment variable; config keys map to HEARTH_SECTION_KEY \
+                          (see `hearth config example`)"
+                    .to_owned(),
+                layer: layer.clone(),
+            })?;
+            set_key(&mut tree, &defaults, key, value);
+            check(&tree, &layer)?;
+        }
+        for (key, value) in &sources.flags {
+            let layer = Layer::Flag(key.clone());
+            set_key(&mut tree, &defaults, key, value);
+            check(&tree, &layer)?;
+        }
+        let mut config = check(&tree, &Layer::Defaults)?;
+        config.resolve(&sources.env);
+        Ok(config)
+    }
+
+    /// The data directory (resolved by [`Config::load`]).
+    pub fn data_dir(&self) -> &Path {
+        self.storage.data_dir.as_deref().unwrap_or(Path::new("."))
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("hearth.db").display()),
+        }
+    }
+
+    /// The configuration as TOML with secrets replaced by `****`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if let Some(url) = &shown.database.url {
+            shown.database.url = Some(redact_url(url));
+        }
+        toml::to_string_pretty(&shown).expect("config serializes")
+    }
+
+    /// A commented example configuration with every key at its default.
+    pub fn example_toml() -> String {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
+        let mut out = String::from(
+            "# Hearth configuration. Every key is optional; shown values are the defaults.\n\
+             # Precedence: defaults < this file < HEARTH_SECTION_KEY env vars < flags.\n",
+        );
+        let mut section = "";
+        for (key, doc, example) in KEY_DOCS {
+            let (sec, name) = key.split_once('.').expect("dotted key");
+            if sec != section {
+                out.push_str(&format!("\n[{sec}]\n"));
+                section = sec;
+            }
+            out.push_str(&format!("# {doc}\n# env: {}\n", env_for_key(key)));
+            match lookup(&defaults, key) {
+                Some(value) => out.push_str(&format!("{name} = {value}\n")),
+                None => out.push_str(&format!("# {name} = {}\n", example.unwrap_or("\"\""))),
+            }
+        }
+        out
+    }
+
+    fn resolve(&mut self, env: &BTreeMap<String, String>) {
+        if self.storage.data_dir.is_none() {
+            self.storage.data_dir = Some(default_data_dir(env));
+        }
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |k: &str, m: &str| Err((k.to_owned(), m.to_owned()));
+        if self.server.body_limit_bytes < 1024 {
+            return fail("server.body_limit_bytes", "must be at least 1024");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return fail("server.request_timeout_secs", "must be at least 1");
+        }
+        if !(1..=1024).contains(&self.database.max_connections) {
+            return fail("database.max_connections", "must be between 1 and 1024");
+        }
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return fail(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
+        }
+        for origin in &self.server.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return fail(
+                    "server.cors_origins",
+                    "each origin must start with http:// or https://",
+                );
+            }
+        }
+        if self.log.level.trim().is_empty() {
+            return fail("log.level", "must not be empty (e.g. \"info\")");
+        }
+        Ok(())
+    }
+}
+
+/// The environment variable for a dotted key: `server.bind` → `HEARTH_SERVER_BIND`.
+pub fn env_for_key(key: &str) -> String {
+    format!("HEARTH_{}", key.replace('.', "_").to_uppercase())
+}
+
+fn key_for_env(name: &str) -> Option<&'static str> {
+    KEY_DOCS
+        .iter()
+        .map(|(k, _, _)| *k)
+        .find(|k| env_for_key(k) == name)
+}
+
+fn default_data_dir(env: &BTreeMap<String, String>) -> PathBuf {
+    if let Some(xdg) = env.get("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("hearth");
+    }
+    match env.get("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/hearth"),
+        None => PathBuf::from("hearth-data"),
+    }
+}
+
+fn read_file(sources: &Sources) -> Result<Option<(PathBuf, toml::Value)>, ConfigError> {
+    let path = match (&sources.file, sources.env.get("HEARTH_CONFIG")) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => return Ok(None),
+    };
+    let layer = Layer::File(path.clone());
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+        key: "--config".to_owned(),
+        message: format!("cannot read {}: {e}", path.display()),
+        layer: layer.clone(),
+    })?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+        key: "(syntax)".to_owned(),
+        message: e.to_string().trim().to_owned(),
+        layer,
+    })?;
+    Ok(Some((path, toml::Value::Table(value))))
+}
+
+/// Deserialize strictly and validate; errors name the key and the layer.
+fn check(tree: &toml::Value, layer: &Layer) -> Result<Config, ConfigError> {
+    let config: Config = serde_path_to_error::deserialize(tree.clone()).map_err(|e| {
+        ConfigError {
+            key: e.path().to_string(),
+            // toml appends "in `key`" on a second line; the key is reported separately.
+            message: e
+                .inner()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            layer: layer.clone(),
+        }
+    })?;
+    config.validate().map_err(|(key, message)| ConfigError {
+        key,
+        message,
+        layer: layer.clone(),
+    })?;
+    Ok(config)
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn lookup<'a>(tree: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    key.split('.').try_fold(tree, |node, part| node.get(part))
+}
+
+/// Set a dotted key from a string, typed like the default value at that key.
+fn set_key(tree: &mut toml::Value, defaults: &toml::Value, key: &str, raw: &str) {
+    let value = match lookup(defaults, key) {
+        Some(toml::Value::Integer(_)) => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
+        Some(toml::Value::Boolean(_)) => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    };
+    let mut node = tree;
+    let parts: Vec<&str> = key.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        let table = node.as_table_mut().expect("config tree is tables");
+        node = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    if let Some(table) = node.as_table_mut() {
+        table.insert(parts[parts.len() - 1].to_owned(), value);
+    }
+}
+
+/// Replace the password of a URL with `****`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((auth, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Handlers, one module per lane; inside a lane, one module per resource.
+
+pub mod admin;
+pub mod meta;

@@ -1,0 +1,206 @@
+//! The route table: every route of every lane, declared once as data. The router,
+//! capability switches, metrics labels and the OpenAPI document all read it.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get};
+use hearth_core::config::CapabilitiesConfig;
+use hearth_types::Code;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::error::{ApiError, Lane};
+use crate::lanes::{admin, meta};
+use crate::middleware;
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials needed.
+    Open,
+    /// A principal holding this scope (admins hold all).
+    Scope(&'static str),
+}
+
+/// A capability that can be switched off in `[capabilities]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// `capabilities.openai_api`
+    OpenAiApi,
+    /// `capabilities.ollama_api`
+    OllamaApi,
+    /// `capabilities.anthropic_api`
+    AnthropicApi,
+    /// `capabilities.web_ui`
+    WebUi,
+    /// `capabilities.embeddings`
+    Embeddings,
+}
+
+impl Capability {
+    /// The config key under `[capabilities]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Capability::OpenAiApi => "openai_api",
+            Capability::OllamaApi => "ollama_api",
+            Capability::AnthropicApi => "anthropic_api",
+            Capability::WebUi => "web_ui",
+            Capability::Embeddings => "embeddings",
+        }
+    }
+
+    /// Whether the configuration enables it.
+    pub fn is_enabled(self, caps: &CapabilitiesConfig) -> bool {
+        match self {
+            Capability::OpenAiApi => caps.openai_api,
+            Capability::OllamaApi => caps.ollama_api,
+            Capability::AnthropicApi => caps.anthropic_api,
+            Capability::WebUi => caps.web_ui,
+            Capability::Embeddings => caps.embeddings,
+        }
+    }
+}
+
+/// Static description of one route.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template in axum/OpenAPI syntax (`/admin/jobs/{id}`).
+    pub path: &'static str,
+    /// Which API family (error shape, OpenAPI tag).
+    pub lane: Lane,
+    /// Who may call it.
+    pub auth: Auth,
+    /// The capability that must be on, if any.
+    pub capability: Option<Capability>,
+    /// Stable operation id.
+    pub operation_id: &'static str,
+    /// One line for the docs.
+    pub summary: &'static str,
+    /// Component schema of the success body, if JSON.
+    pub response_schema: Option<&'static str>,
+    /// Component schema of the request body, if any.
+    pub request_schema: Option<&'static str>,
+}
+
+/// A route: its description and its handler.
+pub struct Route {
+    /// The description.
+    pub spec: RouteSpec,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal, $lane:ident, $auth:expr, $cap:expr, $op:literal, $summary:literal,
+     req: $req:expr, res: $res:expr, $handler:expr) => {
+        Route {
+            spec: RouteSpec {
+                method: Method::$method,
+                path: $path,
+                lane: Lane::$lane,
+                auth: $auth,
+                capability: $cap,
+                operation_id: $op,
+                summary: $summary,
+                request_schema: $req,
+                response_schema: $res,
+            },
+            handler: $handler,
+        }
+    };
+}
+
+/// Every route of every lane.
+pub fn table() -> Vec<Route> {
+    use Auth::{Open, Scope};
+    vec![
+        route!(GET "/healthz", Hearth, Open, None, "health", "Liveness: the process answers.",
+            req: None, res: Some("HealthView"), get(meta::health)),
+        route!(GET "/readyz", Hearth, Open, None, "ready", "Readiness: storage reachable, not shutting down.",
+            req: None, res: Some("ReadyView"), get(meta::ready)),
+        route!(GET "/v1/meta", Hearth, Open, None, "meta", "Version, capabilities and storage engine.",
+            req: None, res: Some("MetaView"), get(meta::meta)),
+        route!(GET "/openapi.json", Hearth, Open, None, "openapi", "This OpenAPI document.",
+            req: None, res: None, get(meta::openapi)),
+        route!(GET "/metrics", Hearth, Open, None, "metrics", "Prometheus metrics (text format).",
+            req: None, res: None, get(meta::metrics)),
+        route!(GET "/admin/jobs", Hearth, Scope("admin"), None, "listJobs", "Persisted jobs, newest first.",
+            req: None, res: Some("JobListView"), get(admin::jobs::list)),
+        route!(GET "/admin/jobs/{id}", Hearth, Scope("admin"), None, "getJob", "One persisted job.",
+            req: None, res: Some("JobView"), get(admin::jobs::get)),
+    ]
+}
+
+/// The descriptions alone (for the OpenAPI document and the auth policy).
+pub fn specs() -> Vec<RouteSpec> {
+    table().into_iter().map(|r| r.spec).collect()
+}
+
+fn disabled(capability: Capability) -> MethodRouter<AppState> {
+    let answer = move || async move {
+        ApiError::new(
+            Code::CapabilityDisabled,
+            format!(
+                "this capability is switched off (capabilities.{} = false)",
+                capability.key()
+            ),
+        )
+        .into_response()
+    };
+    axum::routing::any(answer)
+}
+
+/// Build the whole router for a state.
+pub fn router(state: AppState) -> Router {
+    let caps = state.config.capabilities.clone();
+    let server = &state.config.server;
+    let mut router = Router::new();
+    for route in table() {
+        let handler = match route.spec.capability {
+            Some(cap) if !cap.is_enabled(&caps) => disabled(cap),
+            _ => route.handler,
+        };
+        router = router.route(route.spec.path, handler);
+    }
+    let cors = (!server.cors_origins.is_empty()).then(|| {
+        let origins = server
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect::<Vec<_>>();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods(tower_http::cors::Any)
+            .allow_headers(tower_http::cors::Any)
+    });
+    let timeout = Duration::from_secs(server.request_timeout_secs);
+    let body_limit = usize::try_from(server.body_limit_bytes).unwrap_or(usize::MAX);
+    let stack = ServiceBuilder::new()
+        .layer(from_fn(middleware::request_id::layer))
+        .layer(from_fn(middleware::errors::layer))
+        .layer(from_fn(middleware::metrics::layer))
+        .layer(CatchPanicLayer::custom(middleware::errors::on_panic))
+        .layer(from_fn_with_state(timeout, middleware::timeout::layer))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(tower::util::option_layer(cors))
+        .layer(CompressionLayer::new());
+    router.fallback(fallback).layer(stack).with_state(state)
+}
+
+async fn fallback() -> impl IntoResponse {
+    ApiError::new(
+        Code::NotFound,
+        "no route matches this path; see /openapi.json",
+    )
+}

@@ -1,0 +1,61 @@
+//! Serving: bind, serve until a shutdown signal, then stop accepting, let
+//! in-flight requests and streams finish up to the grace deadline, and return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::state::AppState;
+
+/// A future that resolves when the server should stop.
+pub type ShutdownSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How the server stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every in-flight request finished within the grace period.
+    Drained,
+    /// The grace period ran out with requests still open; they were cut.
+    GraceExpired,
+}
+
+/// Serve `state` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: ShutdownSignal,
+) -> std::io::Result<Stopped> {
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let flag = state.shutting_down.clone();
+    let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (begin_tx, begin_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = begin_rx.await;
+    });
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        result = &mut server => {
+            return result.map_err(std::io::Error::other)?.map(|()| Stopped::Drained);
+        }
+        () = shutdown => {}
+    }
+    flag.store(true, Ordering::Relaxed);
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new connections, draining"
+    );
+    let _ = begin_tx.send(());
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result
+            .map_err(std::io::Error::other)?
+            .map(|()| Stopped::Drained),
+        Err(_) => {
+            server.abort();
+            tracing::warn!("grace period over: remaining requests were cut");
+            Ok(Stopped::GraceExpired)
+        }
+    }
+}

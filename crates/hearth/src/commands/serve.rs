@@ -1,0 +1,141 @@
+//! `hearth serve`: load the configuration, open storage, wire the adapters into
+//! the application state, serve until SIGTERM/SIGINT, drain, exit 0.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use hearth_core::config::Config;
+use hearth_server::{AppState, ShutdownSignal};
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+
+/// Run the server; returns the process exit code.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match super::load_config(&args.config) {
+        Ok(config) => config,
+        Err(err) => return super::config_failure(&err),
+    };
+    if let Err(message) = crate::telemetry::init(&config.log) {
+        eprintln!("hearth: {message}");
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("hearth: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("hearth: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = Arc::new(config);
+    std::fs::create_dir_all(config.data_dir()).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            config.data_dir().display()
+        )
+    })?;
+    let store = hearth_store::open(
+        &config.database_url(),
+        &hearth_store::OpenOptions {
+            max_connections: config.database.max_connections,
+            sqlite_synchronous: config.database.sqlite_synchronous,
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the database {}",
+            hearth_core::config::redact_url(&config.database_url())
+        )
+    })?;
+    let requeued = store.jobs().requeue_interrupted().await?;
+    if requeued > 0 {
+        tracing::info!(
+            requeued,
+            "jobs interrupted by the last stop are queued again"
+        );
+    }
+    let metrics = config
+        .metrics
+        .enabled
+        .then(hearth_server::metrics::install_recorder);
+    if let (Some(handle), Some(addr)) = (&metrics, config.metrics.bind) {
+        spawn_metrics_listener(addr, handle.clone()).await?;
+    }
+    let listener = TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        storage = store.kind().as_str(),
+        data_dir = %config.data_dir().display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "hearth {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION"),
+    );
+    let state = AppState::new(config, store.clone(), metrics);
+    let stopped = hearth_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!(?stopped, "stopped");
+    Ok(())
+}
+
+async fn spawn_metrics_listener(
+    addr: SocketAddr,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (metrics.bind)"))?;
+    let app = axum_metrics_router(handle);
+    tokio::spawn(async move {
+        if let Err(err) = axum_serve(listener, app).await {
+            tracing::error!(%err, "metrics listener stopped");
+        }
+    });
+    tracing::info!(%addr, "metrics on http://{addr}/metrics");
+    Ok(())
+}
+
+use hearth_server::metrics::{
+    metrics_only_router as axum_metrics_router, serve_plain as axum_serve,
+};
+
+fn shutdown_signal() -> ShutdownSignal {
+    Box::pin(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler installs");
+            tokio::select! {
+                _ = ctrl_c => tracing::info!("SIGINT received"),
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    })
+}

@@ -1,0 +1,26 @@
+//! The `hearth` binary: parses the command line and dispatches. Each subcommand
+//! lives in `commands/`; wiring of adapters happens in `commands::serve`.
+
+mod cli;
+mod commands;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Config {
+            command: ConfigCommand::Show(args),
+        } => commands::config::show(args),
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => commands::config::example(),
+        Command::Version => commands::version(),
+    }
+}
