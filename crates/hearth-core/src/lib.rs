@@ -5,4 +5,5 @@
 pub mod backend;
 pub mod config;
 pub mod jobs;
+pub mod models;
 pub mod store;

@@ -6,6 +6,7 @@
 //! are [`ApiError`]s, rendered in the shape of the lane the request came in on by
 //! one middleware ([`middleware::errors`]).
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod lanes;
@@ -19,4 +20,4 @@ pub mod state;
 pub use error::{ApiError, Lane};
 pub use routes::router;
 pub use serve::{ShutdownSignal, serve};
-pub use state::AppState;
+pub use state::{AppState, Parts};

@@ -16,8 +16,7 @@ use utoipa::openapi::{
 };
 
 use crate::error::Lane;
-use crate::lanes::admin::jobs::{JobListView, JobView};
-use crate::lanes::meta::{HealthView, MetaView, ReadyView};
+use crate::lanes;
 use crate::routes::{Auth, RouteSpec, specs};
 
 /// The document, built once.
@@ -33,12 +32,10 @@ fn build() -> Value {
     }
     let components = ComponentsBuilder::new()
         .schema_from::<ErrorEnvelope>()
-        .schema_from::<ErrorBody>()
-        .schema_from::<HealthView>()
-        .schema_from::<ReadyView>()
-        .schema_from::<MetaView>()
-        .schema_from::<JobView>()
-        .schema_from::<JobListView>()
+        .schema_from::<ErrorBody>();
+    let components = [lanes::meta::schemas, lanes::admin::schemas]
+        .into_iter()
+        .fold(components, |builder, add| add(builder))
         .security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),

@@ -7,8 +7,8 @@ use axum::Router;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, get};
-use hearth_core::config::CapabilitiesConfig;
+use axum::routing::MethodRouter;
+use hearth_core::config::{CapabilitiesConfig, ServerConfig};
 use hearth_types::Code;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -100,14 +100,17 @@ pub struct Route {
     pub handler: MethodRouter<AppState>,
 }
 
+/// Declare a [`Route`]: `route!(GET "/path", Lane, auth, capability, "opId", "summary",
+/// req: Option<schema>, res: Option<schema>, handler)`.
+#[macro_export]
 macro_rules! route {
     ($method:ident $path:literal, $lane:ident, $auth:expr, $cap:expr, $op:literal, $summary:literal,
      req: $req:expr, res: $res:expr, $handler:expr) => {
-        Route {
-            spec: RouteSpec {
-                method: Method::$method,
+        $crate::routes::Route {
+            spec: $crate::routes::RouteSpec {
+                method: ::axum::http::Method::$method,
                 path: $path,
-                lane: Lane::$lane,
+                lane: $crate::error::Lane::$lane,
                 auth: $auth,
                 capability: $cap,
                 operation_id: $op,
@@ -120,25 +123,12 @@ macro_rules! route {
     };
 }
 
-/// Every route of every lane.
+/// Every route of every lane; each lane module owns its list.
 pub fn table() -> Vec<Route> {
-    use Auth::{Open, Scope};
-    vec![
-        route!(GET "/healthz", Hearth, Open, None, "health", "Liveness: the process answers.",
-            req: None, res: Some("HealthView"), get(meta::health)),
-        route!(GET "/readyz", Hearth, Open, None, "ready", "Readiness: storage reachable, not shutting down.",
-            req: None, res: Some("ReadyView"), get(meta::ready)),
-        route!(GET "/v1/meta", Hearth, Open, None, "meta", "Version, capabilities and storage engine.",
-            req: None, res: Some("MetaView"), get(meta::meta)),
-        route!(GET "/openapi.json", Hearth, Open, None, "openapi", "This OpenAPI document.",
-            req: None, res: None, get(meta::openapi)),
-        route!(GET "/metrics", Hearth, Open, None, "metrics", "Prometheus metrics (text format).",
-            req: None, res: None, get(meta::metrics)),
-        route!(GET "/admin/jobs", Hearth, Scope("admin"), None, "listJobs", "Persisted jobs, newest first.",
-            req: None, res: Some("JobListView"), get(admin::jobs::list)),
-        route!(GET "/admin/jobs/{id}", Hearth, Scope("admin"), None, "getJob", "One persisted job.",
-            req: None, res: Some("JobView"), get(admin::jobs::get)),
-    ]
+    [meta::routes(), admin::routes()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The descriptions alone (for the OpenAPI document and the auth policy).
@@ -163,7 +153,6 @@ fn disabled(capability: Capability) -> MethodRouter<AppState> {
 /// Build the whole router for a state.
 pub fn router(state: AppState) -> Router {
     let caps = state.config.capabilities.clone();
-    let server = &state.config.server;
     let mut router = Router::new();
     for route in table() {
         let handler = match route.spec.capability {
@@ -172,6 +161,12 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(route.spec.path, handler);
     }
+    with_middleware(router, &state.config.server).with_state(state)
+}
+
+/// Wrap routes in the standard middleware stack and the fallback (also used by
+/// tests that mount extra routes).
+pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Router<AppState> {
     let cors = (!server.cors_origins.is_empty()).then(|| {
         let origins = server
             .cors_origins
@@ -195,7 +190,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new());
-    router.fallback(fallback).layer(stack).with_state(state)
+    router.fallback(fallback).layer(stack)
 }
 
 async fn fallback() -> impl IntoResponse {

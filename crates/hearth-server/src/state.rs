@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::Config;
+use hearth_core::models::ModelCatalog;
 use hearth_core::store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -16,6 +18,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database.
     pub store: Arc<dyn Store>,
+    /// Text generation (local engine, later also upstream providers).
+    pub chat: Arc<dyn ChatBackend>,
+    /// Embeddings.
+    pub embed: Arc<dyn EmbedBackend>,
+    /// Which models exist.
+    pub models: Arc<dyn ModelCatalog>,
     /// Renders `/metrics`; `None` when metrics are off.
     pub metrics: Option<PrometheusHandle>,
     /// Set when shutdown began: `/readyz` turns 503 so load balancers drain us.
@@ -24,17 +32,32 @@ pub struct AppState {
     pub started_at: Instant,
 }
 
+/// What the binary (or a test) wires into a state.
+pub struct Parts {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Text generation.
+    pub chat: Arc<dyn ChatBackend>,
+    /// Embeddings.
+    pub embed: Arc<dyn EmbedBackend>,
+    /// Which models exist.
+    pub models: Arc<dyn ModelCatalog>,
+    /// Renders `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+}
+
 impl AppState {
     /// A state with the given parts.
-    pub fn new(
-        config: Arc<Config>,
-        store: Arc<dyn Store>,
-        metrics: Option<PrometheusHandle>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
         AppState {
-            config,
-            store,
-            metrics,
+            config: parts.config,
+            store: parts.store,
+            chat: parts.chat,
+            embed: parts.embed,
+            models: parts.models,
+            metrics: parts.metrics,
             shutting_down: Arc::new(AtomicBool::new(false)),
             started_at: Instant::now(),
         }

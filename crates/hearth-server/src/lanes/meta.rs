@@ -11,9 +11,37 @@ use axum::response::{IntoResponse, Response};
 use hearth_types::Code;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::ComponentsBuilder;
 
 use crate::error::ApiError;
+use crate::route;
+use crate::routes::{Auth::Open, Route};
 use crate::state::AppState;
+
+/// Routes of this module.
+pub fn routes() -> Vec<Route> {
+    use axum::routing::get;
+    vec![
+        route!(GET "/healthz", Hearth, Open, None, "health", "Liveness: the process answers.",
+            req: None, res: Some("HealthView"), get(health)),
+        route!(GET "/readyz", Hearth, Open, None, "ready", "Readiness: storage reachable, not shutting down.",
+            req: None, res: Some("ReadyView"), get(ready)),
+        route!(GET "/v1/meta", Hearth, Open, None, "meta", "Version, capabilities and storage engine.",
+            req: None, res: Some("MetaView"), get(meta)),
+        route!(GET "/openapi.json", Hearth, Open, None, "openapi", "This OpenAPI document.",
+            req: None, res: None, get(openapi)),
+        route!(GET "/metrics", Hearth, Open, None, "metrics", "Prometheus metrics (text format).",
+            req: None, res: None, get(metrics)),
+    ]
+}
+
+/// Schemas of this module's views, for the OpenAPI document.
+pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
+    components
+        .schema_from::<HealthView>()
+        .schema_from::<ReadyView>()
+        .schema_from::<MetaView>()
+}
 
 /// Liveness answer.
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use hearth_core::config::Config;
-use hearth_server::{AppState, ShutdownSignal};
+use hearth_server::{AppState, Parts, ShutdownSignal};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -92,7 +92,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "hearth {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION"),
     );
-    let state = AppState::new(config, store.clone(), metrics);
+    let no_models = Arc::new(hearth_core::models::NoModels);
+    let state = AppState::new(Parts {
+        config,
+        store: store.clone(),
+        chat: no_models.clone(),
+        embed: no_models.clone(),
+        models: no_models,
+        metrics,
+    });
     let stopped = hearth_server::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!(?stopped, "stopped");

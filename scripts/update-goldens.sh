@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Regenerate the checked-in goldens (OpenAPI document, example config) from the code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UPDATE_GOLDENS=1 cargo test -q -p hearth-server --test http openapi_matches_golden
+cargo run -q -p hearth -- config example > docs/hearth.example.toml
+echo "goldens updated: docs/openapi.json docs/hearth.example.toml"
