@@ -1,0 +1,1 @@
+//! Local inference engine (in progress in this commit).
