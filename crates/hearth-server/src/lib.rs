@@ -19,5 +19,5 @@ pub mod state;
 
 pub use error::{ApiError, Lane};
 pub use routes::router;
-pub use serve::{ShutdownSignal, serve};
+pub use serve::{ShutdownSignal, Stopped, serve, serve_router};
 pub use state::{AppState, Parts};

@@ -3,7 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -22,7 +23,7 @@ pub enum Stopped {
     GraceExpired,
 }
 
-/// Serve `state` on `listener` until `shutdown` resolves.
+/// Serve `state`'s router on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -30,7 +31,20 @@ pub async fn serve(
 ) -> std::io::Result<Stopped> {
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let flag = state.shutting_down.clone();
-    let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    serve_router(listener, crate::router(state), flag, grace, shutdown).await
+}
+
+/// Serve any router with Hearth's shutdown behaviour: on `shutdown`, set
+/// `shutting_down`, stop accepting, drain for at most `grace`.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    shutting_down: Arc<AtomicBool>,
+    grace: Duration,
+    shutdown: ShutdownSignal,
+) -> std::io::Result<Stopped> {
+    let flag = shutting_down;
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let (begin_tx, begin_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = begin_rx.await;

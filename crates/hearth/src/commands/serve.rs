@@ -80,6 +80,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let (Some(handle), Some(addr)) = (&metrics, config.metrics.bind) {
         spawn_metrics_listener(addr, handle.clone()).await?;
     }
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
     let listener = TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
@@ -101,7 +102,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         models: no_models,
         metrics,
     });
-    let stopped = hearth_server::serve(listener, state, shutdown_signal()).await?;
+    let stopped = hearth_server::serve(listener, state, shutdown).await?;
     store.close().await;
     tracing::info!(?stopped, "stopped");
     Ok(())
@@ -128,22 +129,16 @@ use hearth_server::metrics::{
     metrics_only_router as axum_metrics_router, serve_plain as axum_serve,
 };
 
-fn shutdown_signal() -> ShutdownSignal {
-    Box::pin(async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler installs");
-            tokio::select! {
-                _ = ctrl_c => tracing::info!("SIGINT received"),
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-            }
+/// Register SIGTERM and SIGINT handlers now (before we announce readiness, so an
+/// early signal is a clean stop and not the default kill), resolving on either.
+fn shutdown_signal() -> std::io::Result<ShutdownSignal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(Box::pin(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-    })
+    }))
 }
