@@ -348,3 +348,36 @@ fn openapi_matches_golden() {
         "docs/openapi.json is stale: run scripts/update-goldens.sh"
     );
 }
+
+/// The error-code registry as Markdown (docs/ERRORS.md), generated from the table.
+fn errors_markdown() -> String {
+    let mut out = String::from(
+        "# Error codes\n\nGenerated from `hearth_types::Code` by `scripts/update-goldens.sh`; \
+         do not edit. Hearth's own routes answer `{\"error\":{\"code\",\"message\",\"detail\"},\
+         \"request_id\"}`; the OpenAI, Ollama and Anthropic routes use their own shapes with \
+         the same HTTP status.\n\n| code | HTTP status | when |\n|---|---|---|\n",
+    );
+    for code in hearth_types::Code::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            code.as_str(),
+            code.status(),
+            code.description()
+        ));
+    }
+    out
+}
+
+#[test]
+fn error_registry_doc_matches_golden() {
+    let doc = errors_markdown();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ERRORS.md");
+    if std::env::var_os("UPDATE_GOLDENS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        golden == doc,
+        "docs/ERRORS.md is stale: run scripts/update-goldens.sh"
+    );
+}
