@@ -16,12 +16,15 @@ use serde::{Deserialize, Serialize};
 /// Default address: loopback only, Hearth's documented port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:4327";
 
-/// Environment variables that start with `HEARTH_` but are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &[
-    "HEARTH_CONFIG",
-    "HEARTH_TEST_MODELS",
-    "HEARTH_TEST_DATABASE_URL",
-];
+/// Environment variables that start with `HEARTH_` but are not configuration keys
+/// (besides the `HEARTH_TEST_` prefix, reserved for test set-ups).
+const NON_CONFIG_ENV: &[&str] = &["HEARTH_CONFIG"];
+
+fn is_config_env(name: &str) -> bool {
+    name.starts_with("HEARTH_")
+        && !name.starts_with("HEARTH_TEST_")
+        && !NON_CONFIG_ENV.contains(&name)
+}
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -339,10 +342,7 @@ impl Config {
             merge(&mut tree, file);
             check(&tree, &layer)?;
         }
-        for (name, value) in sources.env.iter().filter(|(k, _)| k.starts_with("HEARTH_")) {
-            if NON_CONFIG_ENV.contains(&name.as_str()) {
-                continue;
-            }
+        for (name, value) in sources.env.iter().filter(|(k, _)| is_config_env(k)) {
             let layer = Layer::Env(name.clone());
             let key = key_for_env(name).ok_or_else(|| ConfigError {
                 key: name.clone(),

@@ -28,11 +28,12 @@ fn start() -> Server {
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut lines = stderr.lines();
+    let mut seen = Vec::new();
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
+        let Some(Ok(line)) = lines.next() else {
+            panic!("server exited before listening:\n{}", seen.join("\n"));
+        };
+        seen.push(line.clone());
         let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if let Some(addr) = event["fields"]["addr"].as_str() {
             break addr.to_owned();

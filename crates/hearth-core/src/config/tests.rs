@@ -185,6 +185,18 @@ fn missing_or_broken_file_is_an_error() {
 }
 
 #[test]
+fn test_setup_variables_are_not_config_keys() {
+    let c = Config::load(&Sources {
+        env: env(&[
+            ("HEARTH_TEST_REDIS_URL", "redis://x"),
+            ("HEARTH_TEST_MODELS", "/m"),
+        ]),
+        ..Default::default()
+    });
+    assert!(c.is_ok());
+}
+
+#[test]
 fn hearth_config_env_names_the_file() {
     let f = file("[server]\nshutdown_grace_secs = 7\n");
     let c = Config::load(&Sources {
