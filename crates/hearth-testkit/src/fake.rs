@@ -40,6 +40,8 @@ pub struct Script {
     pub fail_after: Option<usize>,
     /// Pause before each token.
     pub token_delay: Duration,
+    /// When tools are offered, answer with a Hermes-style call of the first one.
+    pub call_tools: bool,
 }
 
 impl Default for Script {
@@ -48,6 +50,7 @@ impl Default for Script {
             reply: DEFAULT_REPLY.to_owned(),
             fail_after: None,
             token_delay: Duration::ZERO,
+            call_tools: false,
         }
     }
 }
@@ -86,6 +89,13 @@ impl FakeBackend {
     /// Wait this long before each token.
     pub fn token_delay(self, delay: Duration) -> Self {
         self.script().token_delay = delay;
+        self
+    }
+
+    /// Answer `<tool_call>{first tool, example arguments}</tool_call>` whenever
+    /// tools are offered (and the output is not constrained).
+    pub fn call_tools(self) -> Self {
+        self.script().call_tools = true;
         self
     }
 
@@ -223,6 +233,19 @@ pub fn example_for_schema(schema: &Value) -> Value {
     }
 }
 
+/// `<tool_call>` markup calling the prompt's first tool with example arguments.
+fn first_tool_call(prompt: &Prompt) -> Option<String> {
+    let Prompt::Chat { tools, .. } = prompt else {
+        return None;
+    };
+    let function = &tools.first()?["function"];
+    let call = json!({
+        "name": function["name"],
+        "arguments": example_for_schema(&function["parameters"]),
+    });
+    Some(format!("<tool_call>\n{call}\n</tool_call>"))
+}
+
 /// Split into tokens: each word with the whitespace after it.
 fn tokens(text: &str) -> Vec<String> {
     text.split_inclusive(' ').map(str::to_owned).collect()
@@ -268,7 +291,11 @@ impl ChatBackend for FakeBackend {
         let mut text = match &request.params.constraint {
             OutputConstraint::JsonSchema(schema) => example_for_schema(schema).to_string(),
             OutputConstraint::JsonObject => json!({ "answer": "fake" }).to_string(),
-            OutputConstraint::None | OutputConstraint::Grammar(_) => script.reply.clone(),
+            OutputConstraint::None | OutputConstraint::Grammar(_) => {
+                first_tool_call(&request.prompt)
+                    .filter(|_| script.call_tools)
+                    .unwrap_or_else(|| script.reply.clone())
+            }
         };
         let mut finish = FinishReason::Stop;
         if let Some(pos) = request
