@@ -3,7 +3,10 @@
 //! this one; this crate depends on no adapter.
 
 pub mod backend;
+pub mod chat;
 pub mod config;
+pub mod embed;
 pub mod jobs;
 pub mod models;
 pub mod store;
+pub mod validate;

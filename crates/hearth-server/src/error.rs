@@ -108,8 +108,15 @@ impl ApiError {
         } else {
             err.to_string()
         };
+        let detail = err.detail();
+        let param = detail
+            .as_ref()
+            .and_then(|d| d.get("field"))
+            .and_then(|f| f.as_str())
+            .map(str::to_owned);
         ApiError {
-            detail: err.detail(),
+            detail,
+            param,
             ..ApiError::new(code, message)
         }
     }

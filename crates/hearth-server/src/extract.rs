@@ -33,10 +33,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 .map(|(_, rest)| rest)
                 .unwrap_or(&text)
                 .to_owned();
-            let field = detail.split_once(": ").map(|(f, _)| f.to_owned());
+            let field = field_of(&detail);
             let mut err =
                 ApiError::new(Code::Validation, format!("invalid request body: {detail}"));
-            if let Some(field) = field.filter(|f| !f.contains(' ')) {
+            if let Some(field) = field {
                 err.param = Some(field.clone());
                 err.detail = Some(serde_json::json!({ "field": field }));
             }
@@ -55,6 +55,25 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "request body is larger than server.body_limit_bytes",
         ),
         other => ApiError::new(Code::Validation, other.body_text()),
+    }
+}
+
+/// The field a serde error is about: its path (`messages[0].role: …`), extended
+/// with the name of a missing field (`missing field `model``).
+fn field_of(detail: &str) -> Option<String> {
+    let (path, message) = match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => (Some(path), message),
+        _ => (None, detail),
+    };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path.filter(|p| *p != "."), missing) {
+        (Some(path), Some(name)) => Some(format!("{path}.{name}")),
+        (Some(path), None) => Some(path.to_owned()),
+        (None, Some(name)) => Some(name.to_owned()),
+        (None, None) => None,
     }
 }
 

@@ -12,12 +12,13 @@ use hearth_core::config::{CapabilitiesConfig, ServerConfig};
 use hearth_types::Code;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, meta};
+use crate::lanes::{admin, anthropic, meta, ollama, openai};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -125,10 +126,16 @@ macro_rules! route {
 
 /// Every route of every lane; each lane module owns its list.
 pub fn table() -> Vec<Route> {
-    [meta::routes(), admin::routes()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        meta::routes(),
+        admin::routes(),
+        openai::routes(),
+        ollama::routes(),
+        anthropic::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The descriptions alone (for the OpenAPI document and the auth policy).
@@ -189,7 +196,10 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(tower::util::option_layer(cors))
-        .layer(CompressionLayer::new());
+        // Ollama's NDJSON streams must reach the client line by line, not in gzip blocks.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/x-ndjson")),
+        ));
     router.fallback(fallback).layer(stack)
 }
 

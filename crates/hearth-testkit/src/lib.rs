@@ -2,5 +2,6 @@
 //! the test PostgreSQL, fresh temporary databases. Never a dependency of shipped
 //! code.
 
+pub mod fake;
 pub mod models;
 pub mod postgres;

@@ -1,4 +1,8 @@
 //! Handlers, one module per lane; inside a lane, one module per resource.
 
 pub mod admin;
+pub mod anthropic;
 pub mod meta;
+pub mod ollama;
+pub mod openai;
+pub mod stream;
