@@ -3,5 +3,7 @@
 //! async, no dependency beyond serde and utoipa.
 
 pub mod error;
+pub mod scope;
 
 pub use error::{Code, ErrorBody, ErrorCode, ErrorEnvelope, ErrorKind};
+pub use scope::Scope;
