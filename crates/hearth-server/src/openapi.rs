@@ -33,14 +33,18 @@ fn build() -> Value {
     let components = ComponentsBuilder::new()
         .schema_from::<ErrorEnvelope>()
         .schema_from::<ErrorBody>();
-    let components = [lanes::meta::schemas, lanes::admin::schemas]
-        .into_iter()
-        .fold(components, |builder, add| add(builder))
-        .security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        )
-        .build();
+    let components = [
+        lanes::meta::schemas,
+        lanes::admin::schemas,
+        lanes::ui::schemas,
+    ]
+    .into_iter()
+    .fold(components, |builder, add| add(builder))
+    .security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    )
+    .build();
     let doc: OpenApi = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -95,6 +99,7 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         .response("default", error);
     let security = match spec.auth {
         Auth::Open => SecurityRequirement::default(),
+        Auth::Authenticated => SecurityRequirement::new("bearer", Vec::<String>::new()),
         Auth::Scope(scope) => SecurityRequirement::new("bearer", [scope]),
     };
     let mut op = OperationBuilder::new()

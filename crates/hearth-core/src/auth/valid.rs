@@ -72,21 +72,28 @@ pub fn valid_scopes(raw: &[String]) -> Result<Vec<Scope>, AuthError> {
 
 /// A model allowlist: 1–100 names of 1–200 printable characters.
 pub fn valid_models(raw: &[String]) -> Result<Vec<String>, AuthError> {
-    let ok = !raw.is_empty()
-        && raw.len() <= MAX_MODELS
-        && raw.iter().all(|m| {
-            !m.is_empty() && m.len() <= 200 && !m.chars().any(|c| c.is_control() || c == ' ')
-        });
+    let ok = !raw.is_empty() && raw.len() <= MAX_MODELS && raw.iter().all(|m| is_model_name(m));
     if !ok {
         return Err(AuthError::invalid(
             "models",
             format!(
-                "models must list 1-{MAX_MODELS} model names (no spaces or control characters); \
-                 omit it to allow every model"
+                "models must list 1-{MAX_MODELS} model names (1-200 of A-Z a-z 0-9 . _ : / @ + -, \
+                 no '..'); omit it to allow every model"
             ),
         ));
     }
     Ok(raw.to_vec())
+}
+
+/// A model name as clients write it (`smollm2:135m`, `hf.co/org/repo:Q4_K_M`).
+fn is_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('/')
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/@+-".contains(&b))
 }
 
 #[cfg(test)]
@@ -123,6 +130,8 @@ mod tests {
         assert!(valid_scopes(&[]).is_err());
         assert!(valid_scopes(&["root".into()]).is_err());
         assert!(valid_models(&["a b".into()]).is_err());
+        assert!(valid_models(&["../../etc/passwd".into()]).is_err());
+        assert!(valid_models(&["hf.co/org/repo:Q4_K_M".into()]).is_ok());
         assert!(valid_models(&["smollm2:135m".into()]).is_ok());
     }
 }

@@ -2,3 +2,5 @@
 
 pub mod admin;
 pub mod meta;
+pub mod ui;
+pub mod views;
