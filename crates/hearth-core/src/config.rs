@@ -21,6 +21,7 @@ const NON_CONFIG_ENV: &[&str] = &[
     "HEARTH_CONFIG",
     "HEARTH_TEST_MODELS",
     "HEARTH_TEST_DATABASE_URL",
+    "HEARTH_TEST_REDIS_URL",
 ];
 
 /// The whole configuration.

@@ -12,5 +12,7 @@ mod accounts;
 mod jobs;
 mod migrate;
 mod open;
+mod redis_limiter;
 
 pub use open::{OpenOptions, open};
+pub use redis_limiter::RedisLimiter;
