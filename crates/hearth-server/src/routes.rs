@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, anthropic, meta, ollama, openai};
+use crate::lanes::{admin, anthropic, meta, ollama, openai, ui};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -27,6 +27,9 @@ use crate::state::AppState;
 pub enum Auth {
     /// No credentials needed.
     Open,
+    /// Any signed-in user or valid API key, whatever its scopes (own account
+    /// routes: `/ui/auth/me`, `/ui/keys`, …).
+    Authenticated,
     /// A principal holding this scope (admins hold all).
     Scope(&'static str),
 }
@@ -129,6 +132,7 @@ pub fn table() -> Vec<Route> {
     [
         meta::routes(),
         admin::routes(),
+        ui::routes(),
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),
@@ -159,13 +163,24 @@ fn disabled(capability: Capability) -> MethodRouter<AppState> {
 
 /// Build the whole router for a state.
 pub fn router(state: AppState) -> Router {
+    router_with(state, table())
+}
+
+/// Build a router of the given routes with the auth policy and the standard
+/// middleware (tests mount extra lanes' routes through it).
+pub fn router_with(state: AppState, routes: Vec<Route>) -> Router {
     let caps = state.config.capabilities.clone();
     let mut router = Router::new();
-    for route in table() {
+    for route in routes {
         let handler = match route.spec.capability {
             Some(cap) if !cap.is_enabled(&caps) => disabled(cap),
             _ => route.handler,
         };
+        let guard = middleware::auth::Guard {
+            state: state.clone(),
+            auth: route.spec.auth,
+        };
+        let handler = handler.layer(from_fn_with_state(guard, middleware::auth::layer));
         router = router.route(route.spec.path, handler);
     }
     with_middleware(router, &state.config.server).with_state(state)
@@ -189,6 +204,7 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     let body_limit = usize::try_from(server.body_limit_bytes).unwrap_or(usize::MAX);
     let stack = ServiceBuilder::new()
         .layer(from_fn(middleware::request_id::layer))
+        .layer(from_fn(middleware::security_headers::layer))
         .layer(from_fn(middleware::errors::layer))
         .layer(from_fn(middleware::metrics::layer))
         .layer(CatchPanicLayer::custom(middleware::errors::on_panic))

@@ -6,3 +6,5 @@ pub mod meta;
 pub mod ollama;
 pub mod openai;
 pub mod stream;
+pub mod ui;
+pub mod views;
