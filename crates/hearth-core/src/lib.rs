@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod conversations;
 pub mod jobs;
 pub mod models;
 pub mod store;

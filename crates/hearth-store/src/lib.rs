@@ -8,6 +8,7 @@
 //! `synchronous` as configured (FULL by default: an acknowledged write survives a
 //! crash or power loss).
 
+mod conversations;
 mod jobs;
 mod migrate;
 mod open;

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hearth_core::config::SqliteSync;
+use hearth_core::conversations::ConversationRepo;
 use hearth_core::jobs::JobRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use crate::conversations::SqlConversations;
 use crate::jobs::SqlJobs;
 
 /// How to open the store.
@@ -78,6 +80,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
     crate::migrate::run(&pool, kind).await?;
     Ok(Arc::new(SqlStore {
         jobs: SqlJobs::new(pool.clone(), kind),
+        conversations: SqlConversations::new(pool.clone(), kind),
         pool,
         kind,
     }))
@@ -123,6 +126,7 @@ struct SqlStore {
     pool: AnyPool,
     kind: StoreKind,
     jobs: SqlJobs,
+    conversations: SqlConversations,
 }
 
 #[async_trait]
@@ -141,6 +145,10 @@ impl Store for SqlStore {
 
     fn jobs(&self) -> &dyn JobRepo {
         &self.jobs
+    }
+
+    fn conversations(&self) -> &dyn ConversationRepo {
+        &self.conversations
     }
 
     async fn close(&self) {
