@@ -33,14 +33,18 @@ fn build() -> Value {
     let components = ComponentsBuilder::new()
         .schema_from::<ErrorEnvelope>()
         .schema_from::<ErrorBody>();
-    let components = [lanes::meta::schemas, lanes::admin::schemas]
-        .into_iter()
-        .fold(components, |builder, add| add(builder))
-        .security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        )
-        .build();
+    let components = [
+        lanes::meta::schemas,
+        lanes::admin::schemas,
+        lanes::conversations::schemas,
+    ]
+    .into_iter()
+    .fold(components, |builder, add| add(builder))
+    .security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    )
+    .build();
     let doc: OpenApi = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -17,7 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, meta};
+use crate::lanes::{admin, conversations, meta};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -125,7 +125,7 @@ macro_rules! route {
 
 /// Every route of every lane; each lane module owns its list.
 pub fn table() -> Vec<Route> {
-    [meta::routes(), admin::routes()]
+    [meta::routes(), admin::routes(), conversations::routes()]
         .into_iter()
         .flatten()
         .collect()

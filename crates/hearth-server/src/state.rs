@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::Config;
+use hearth_core::conversations::{ConversationService, ConversationSettings};
 use hearth_core::models::ModelCatalog;
 use hearth_core::store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub embed: Arc<dyn EmbedBackend>,
     /// Which models exist.
     pub models: Arc<dyn ModelCatalog>,
+    /// Conversations (over `store` and `chat`), with the generations in progress.
+    pub conversations: Arc<ConversationService>,
     /// Renders `/metrics`; `None` when metrics are off.
     pub metrics: Option<PrometheusHandle>,
     /// Set when shutdown began: `/readyz` turns 503 so load balancers drain us.
@@ -51,7 +54,13 @@ pub struct Parts {
 impl AppState {
     /// A state with the given parts.
     pub fn new(parts: Parts) -> Self {
+        let conversations = Arc::new(ConversationService::new(
+            parts.store.clone(),
+            parts.chat.clone(),
+            ConversationSettings::default(),
+        ));
         AppState {
+            conversations,
             config: parts.config,
             store: parts.store,
             chat: parts.chat,

@@ -381,7 +381,9 @@ async fn message_tree_check(store: Arc<dyn Store>) {
         .unwrap();
     // A regenerated answer beside a2, then an edited question beside u2.
     let a2b = conv::message(&c, Some(&u2), Role::Assistant, "great");
-    repo.append(&c.id, std::slice::from_ref(&a2b), &a2b.id).await.unwrap();
+    repo.append(&c.id, std::slice::from_ref(&a2b), &a2b.id)
+        .await
+        .unwrap();
     let u2b = conv::message(&c, Some(&a1), Role::User, "what time is it");
     let a3 = conv::message(&c, Some(&u2b), Role::Assistant, "noon");
     repo.append(&c.id, &[u2b.clone(), a3.clone()], &a3.id)
@@ -487,7 +489,9 @@ async fn idempotency_check(store: Arc<dyn Store>) {
     // Messages without a key never collide.
     for _ in 0..3 {
         let m = conv::message(&c, Some(&answer), Role::User, "no key");
-        repo.append(&c.id, std::slice::from_ref(&m), &m.id).await.unwrap();
+        repo.append(&c.id, std::slice::from_ref(&m), &m.id)
+            .await
+            .unwrap();
     }
 }
 

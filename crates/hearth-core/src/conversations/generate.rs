@@ -179,12 +179,31 @@ impl ConversationService {
         message_id: &MessageId,
     ) -> Result<LiveStream, ConversationError> {
         let conversation = self.conversation(owner, id).await?;
+        self.follow(&conversation.id, message_id).await
+    }
+
+    /// Follow the answer of a turn just created (or replayed).
+    pub async fn follow_turn(&self, turn: &Turn) -> Result<LiveStream, ConversationError> {
+        self.follow(&turn.conversation_id, &turn.assistant.id).await
+    }
+
+    async fn follow(
+        &self,
+        conversation_id: &ConversationId,
+        message_id: &MessageId,
+    ) -> Result<LiveStream, ConversationError> {
         if let Some(entry) = self.live.get(message_id) {
-            return Ok(entry.follow());
+            return Ok(self.follow_live(entry));
         }
-        let message = self.message_of(&conversation, message_id).await?;
+        let message = match self.repo().message(conversation_id, message_id).await {
+            Err(StoreError::NotFound) => {
+                return Err(ConversationError::MessageNotFound(message_id.0.clone()));
+            }
+            other => other?,
+        };
+        // It may have started between the two looks; it cannot have restarted.
         if let Some(entry) = self.live.get(message_id) {
-            return Ok(entry.follow());
+            return Ok(self.follow_live(entry));
         }
         let mut events = Vec::new();
         if !message.content.is_empty() {
@@ -192,6 +211,22 @@ impl ConversationService {
         }
         events.push(LiveEvent::End(Box::new(message)));
         Ok(Box::pin(futures::stream::iter(events)))
+    }
+
+    /// The live events; when the settings say so, dropping the stream before
+    /// the end (the client went away) cancels the generation.
+    fn follow_live(&self, entry: Arc<LiveEntry>) -> LiveStream {
+        let events = entry.follow();
+        if self.settings.keep_generating_on_disconnect {
+            return events;
+        }
+        let mut guard = CancelOnDrop(Some(entry));
+        Box::pin(events.map(move |event| {
+            if matches!(event, LiveEvent::End(_)) {
+                guard.disarm();
+            }
+            event
+        }))
     }
 
     /// Stop a generation now; the partial answer is kept as `cancelled`.
@@ -445,10 +480,12 @@ impl ConversationService {
                 ..assistant
             };
             entry.push(LiveEvent::End(Box::new(final_message.clone())));
-            live.remove(&final_message.id);
+            let id = final_message.id.clone();
             if let (Some(job), true) = (title_job, is_complete) {
                 job.run(store, chat, final_message).await;
             }
+            // Removed last, so `wait_idle` also covers the title.
+            live.remove(&id);
         });
     }
 
@@ -462,6 +499,24 @@ impl ConversationService {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         true
+    }
+}
+
+/// Cancels the generation it holds when dropped (a client that went away).
+struct CancelOnDrop(Option<Arc<LiveEntry>>);
+
+impl CancelOnDrop {
+    /// The generation ended: nothing to cancel any more.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(entry) = self.0.take() {
+            entry.cancel();
+        }
     }
 }
 

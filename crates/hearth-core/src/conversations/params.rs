@@ -16,19 +16,19 @@ pub struct ChatParams {
     pub max_tokens: Option<u32>,
     /// 0–2; 0 is greedy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f32>,
+    pub top_p: Option<f64>,
     /// 0 disables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,
     /// 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_p: Option<f32>,
+    pub min_p: Option<f64>,
     /// 0–2 (1 is off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeat_penalty: Option<f32>,
+    pub repeat_penalty: Option<f64>,
     /// Same seed, same output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -55,7 +55,7 @@ impl ChatParams {
     }
 
     fn check(&self) -> Result<(), ConversationError> {
-        fn range(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<(), ConversationError> {
+        fn range(name: &str, v: Option<f64>, lo: f64, hi: f64) -> Result<(), ConversationError> {
             match v {
                 Some(x) if !(lo..=hi).contains(&x) => Err(ConversationError::invalid(
                     "params",
@@ -89,11 +89,11 @@ impl ChatParams {
     pub fn sampling(&self) -> SamplingParams {
         SamplingParams {
             max_tokens: self.max_tokens,
-            temperature: self.temperature,
-            top_p: self.top_p,
+            temperature: self.temperature.map(|v| v as f32),
+            top_p: self.top_p.map(|v| v as f32),
             top_k: self.top_k,
-            min_p: self.min_p,
-            repeat_penalty: self.repeat_penalty,
+            min_p: self.min_p.map(|v| v as f32),
+            repeat_penalty: self.repeat_penalty.map(|v| v as f32),
             seed: self.seed,
             stop: self.stop.clone(),
             ..SamplingParams::default()
