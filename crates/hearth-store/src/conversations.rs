@@ -530,21 +530,36 @@ impl ConversationRepo for SqlConversations {
         conversation_id: &ConversationId,
         leaf: &MessageId,
     ) -> Result<Vec<Message>, StoreError> {
-        self.fetch_messages(
-            &format!(
-                "WITH RECURSIVE path (id, parent_id, depth) AS ( \
-                     SELECT id, parent_id, 0 FROM messages \
-                     WHERE id = $1 AND conversation_id = $2 \
-                     UNION ALL \
-                     SELECT p.id, p.parent_id, path.depth + 1 FROM messages p \
-                     JOIN path ON p.id = path.parent_id \
-                 ) \
-                 SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id \
-                 ORDER BY path.depth DESC"
-            ),
-            &[&leaf.0, &conversation_id.0],
-        )
-        .await
+        // The walk is done by the database; the order from the parent links here
+        // (sorting wide rows in SQL costs more than the walk itself).
+        let found = self
+            .fetch_messages(
+                &format!(
+                    "WITH RECURSIVE path (id, parent_id) AS ( \
+                         SELECT id, parent_id FROM messages \
+                         WHERE id = $1 AND conversation_id = $2 \
+                         UNION ALL \
+                         SELECT p.id, p.parent_id FROM messages p \
+                         JOIN path ON p.id = path.parent_id \
+                     ) \
+                     SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id"
+                ),
+                &[&leaf.0, &conversation_id.0],
+            )
+            .await?;
+        let mut by_id: std::collections::HashMap<MessageId, Message> =
+            found.into_iter().map(|m| (m.id.clone(), m)).collect();
+        let mut path = Vec::with_capacity(by_id.len());
+        let mut at = Some(leaf.clone());
+        while let Some(id) = at {
+            let Some(message) = by_id.remove(&id) else {
+                break;
+            };
+            at = message.parent_id.clone();
+            path.push(message);
+        }
+        path.reverse();
+        Ok(path)
     }
 
     async fn set_leaf(
