@@ -970,6 +970,7 @@ async fn recovery_check(w: World) {
         title: "Crashed".into(),
         model: Some("fake".into()),
         system_prompt: None,
+        persona: None,
         params: json!({}),
         is_pinned: false,
         is_archived: false,
@@ -1202,4 +1203,87 @@ async fn title_is_generated_after_the_first_exchange() {
             .1["conversation"]["title"],
         "New conversation"
     );
+}
+
+#[tokio::test]
+async fn personas_are_listed_and_recorded_on_the_conversation() {
+    let w = world(Engine::Sqlite).await.unwrap();
+    let (status, list) = w.get("alice", "/ui/personas").await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = list["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "builtin:socratic",
+            "builtin:devils-advocate",
+            "builtin:step-by-step",
+            "builtin:concise-expert"
+        ]
+    );
+    let expert = &list["personas"][3];
+    assert_eq!(
+        expert["variables"][0],
+        json!({"name": "field", "default": "the subject asked about"})
+    );
+
+    let (status, c) = w
+        .post(
+            "alice",
+            "/ui/conversations",
+            json!({
+                "model": "fake", "persona_id": "builtin:concise-expert",
+                "persona_variables": {"field": "bread baking"}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(
+        c["persona"],
+        json!({"id": "builtin:concise-expert", "version": 1})
+    );
+    let prompt = c["system_prompt"].as_str().unwrap();
+    assert!(
+        prompt.starts_with(
+            "You are an expert in bread baking. Answer precisely in at most three sentences."
+        ),
+        "{prompt}"
+    );
+    let id = c["id"].as_str().unwrap();
+    w.say("alice", id, "why knead?").await;
+    assert_eq!(w.fake.answer_prompts()[0][0].content, prompt);
+    // Exported and imported with its persona.
+    let (_, doc) = w
+        .get("alice", &format!("/ui/conversations/{id}/export"))
+        .await;
+    assert_eq!(
+        doc["conversation"]["persona"]["id"],
+        "builtin:concise-expert"
+    );
+    let (_, imported) = w.post("alice", "/ui/conversations/import", doc).await;
+    assert_eq!(imported["conversations"][0]["persona"]["version"], 1);
+
+    for (body, field) in [
+        (json!({"persona_id": "builtin:nope"}), "persona_id"),
+        (
+            json!({"persona_id": "builtin:socratic", "system_prompt": "x"}),
+            "system_prompt",
+        ),
+        (
+            json!({"persona_id": "builtin:socratic", "persona_variables": {"colour": "red"}}),
+            "persona_variables",
+        ),
+        (
+            json!({"persona_variables": {"topic": "x"}}),
+            "persona_variables",
+        ),
+    ] {
+        let (status, err) = w.post("alice", "/ui/conversations", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(err["error"]["detail"]["field"], field, "{err}");
+    }
 }

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use hearth_core::conversations::{
     Conversation, ConversationId, ConversationPage, ConversationPatch, ConversationRepo,
-    ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role,
-    Timings, Usage,
+    ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, PersonaRef,
+    Role, Timings, Usage,
 };
 use hearth_core::jobs::now_ms;
 use hearth_core::store::{StoreError, StoreKind};
@@ -19,7 +19,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use crate::open::map_err;
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.owner_id, c.title, c.model, c.system_prompt, \
-    c.params, c.is_pinned, c.is_archived, c.current_leaf_id, c.created_at_ms, c.updated_at_ms, \
+    c.persona_id, c.persona_version, c.params, c.is_pinned, c.is_archived, c.current_leaf_id, c.created_at_ms, c.updated_at_ms, \
     c.deleted_at_ms";
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, \
@@ -120,12 +120,18 @@ fn row_to_conversation(row: &AnyRow) -> Result<Conversation, StoreError> {
     let params: String = row.try_get("params").map_err(map_err)?;
     let is_pinned: i64 = row.try_get("is_pinned").map_err(map_err)?;
     let is_archived: i64 = row.try_get("is_archived").map_err(map_err)?;
+    let persona_id: Option<String> = row.try_get("persona_id").map_err(map_err)?;
+    let persona_version: Option<i64> = row.try_get("persona_version").map_err(map_err)?;
     Ok(Conversation {
         id: ConversationId(row.try_get("id").map_err(map_err)?),
         owner: OwnerId(row.try_get("owner_id").map_err(map_err)?),
         title: row.try_get("title").map_err(map_err)?,
         model: row.try_get("model").map_err(map_err)?,
         system_prompt: row.try_get("system_prompt").map_err(map_err)?,
+        persona: match (persona_id, persona_version) {
+            (Some(id), Some(version)) => Some(PersonaRef { id, version }),
+            _ => None,
+        },
         params: parse_json(&params)?,
         is_pinned: is_pinned != 0,
         is_archived: is_archived != 0,
@@ -214,8 +220,9 @@ impl ConversationRepo for SqlConversations {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO conversations (id, owner_id, title, model, system_prompt, params, \
-             is_pinned, is_archived, current_leaf_id, created_at_ms, updated_at_ms, deleted_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             is_pinned, is_archived, current_leaf_id, created_at_ms, updated_at_ms, deleted_at_ms, \
+             persona_id, persona_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&c.id.0)
         .bind(&c.owner.0)
@@ -229,6 +236,8 @@ impl ConversationRepo for SqlConversations {
         .bind(c.created_at_ms)
         .bind(c.updated_at_ms)
         .bind(c.deleted_at_ms)
+        .bind(c.persona.as_ref().map(|p| p.id.clone()))
+        .bind(c.persona.as_ref().map(|p| p.version))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

@@ -40,6 +40,7 @@ fn conversation(owner: &OwnerId, title: &str, at: i64) -> Conversation {
         title: title.to_owned(),
         model: Some("smollm2:135m".into()),
         system_prompt: None,
+        persona: None,
         params: serde_json::json!({}),
         is_pinned: false,
         is_archived: false,

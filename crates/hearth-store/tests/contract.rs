@@ -208,6 +208,7 @@ mod conv {
             title: title.to_owned(),
             model: Some("m".into()),
             system_prompt: None,
+            persona: None,
             params: serde_json::json!({"temperature": 0.5}),
             is_pinned: false,
             is_archived: false,
@@ -296,9 +297,19 @@ async fn conversation_crud_check(store: Arc<dyn Store>) {
     use hearth_core::conversations::MessageId;
     let repo = store.conversations();
     let (alice, bob) = (conv::owner("alice"), conv::owner("bob"));
-    let c = conv::conversation(&alice, "First", 1000);
+    let c = hearth_core::conversations::Conversation {
+        persona: Some(hearth_core::conversations::PersonaRef {
+            id: "builtin:socratic".into(),
+            version: 3,
+        }),
+        ..conv::conversation(&alice, "First", 1000)
+    };
     repo.insert(&c, &[]).await.unwrap();
-    assert_eq!(repo.get(&alice, &c.id).await.unwrap(), c);
+    assert_eq!(
+        repo.get(&alice, &c.id).await.unwrap(),
+        c,
+        "every field round-trips"
+    );
     assert!(matches!(
         repo.get(&bob, &c.id).await,
         Err(StoreError::NotFound)

@@ -173,6 +173,7 @@ pub fn from_chatgpt(
         title,
         model: gpt.default_model_slug.clone(),
         system_prompt: None,
+        persona: None,
         params: serde_json::json!({}),
         is_pinned: false,
         is_archived: gpt.is_archived.unwrap_or(false),

@@ -14,6 +14,7 @@ use super::model::{
     Conversation, ConversationId, Message, MessageId, MessageStatus, OwnerId, Role, Timings, Usage,
 };
 use super::params::ChatParams;
+use super::personas::PersonaRef;
 use super::service::{ConversationService, check_model, check_system_prompt, check_title};
 use super::tree::parents_first;
 use crate::jobs::now_ms;
@@ -55,6 +56,9 @@ pub struct ExportConversation {
     /// System prompt.
     #[serde(default)]
     pub system_prompt: Option<String>,
+    /// The persona (id and version) the system prompt came from.
+    #[serde(default)]
+    pub persona: Option<PersonaRef>,
     /// Default sampling parameters.
     #[serde(default)]
     pub params: serde_json::Value,
@@ -122,6 +126,7 @@ pub fn to_document(conversation: &Conversation, tree: Vec<Message>) -> ExportDoc
             title: conversation.title.clone(),
             model: conversation.model.clone(),
             system_prompt: conversation.system_prompt.clone(),
+            persona: conversation.persona.clone(),
             params: conversation.params.clone(),
             pinned: conversation.is_pinned,
             archived: conversation.is_archived,
@@ -248,6 +253,7 @@ pub fn from_document(
         title: check_title(&c.title)?,
         model: check_model(c.model)?,
         system_prompt: check_system_prompt(c.system_prompt)?,
+        persona: c.persona,
         params: ChatParams::from_json(&c.params)?.to_json(),
         is_pinned: c.pinned,
         is_archived: c.archived,

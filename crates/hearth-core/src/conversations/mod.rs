@@ -15,6 +15,7 @@ pub mod generate;
 pub mod live;
 pub mod model;
 pub mod params;
+pub mod personas;
 pub mod repo;
 pub mod service;
 pub mod tree;
@@ -26,6 +27,7 @@ pub use model::{
     Conversation, ConversationId, ConversationPage, ConversationPatch, ListCursor, ListFilter,
     Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role, Timings, Usage,
 };
+pub use personas::PersonaRef;
 pub use repo::ConversationRepo;
 pub use service::{
     ConversationDetail, ConversationService, ConversationSettings, NewConversation, TreeView,

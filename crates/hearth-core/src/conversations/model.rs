@@ -59,6 +59,8 @@ pub struct Conversation {
     pub model: Option<String>,
     /// System prompt put before the messages.
     pub system_prompt: Option<String>,
+    /// The persona (and its version) the system prompt came from.
+    pub persona: Option<super::personas::PersonaRef>,
     /// Sampling parameters (JSON object) used when a send gives none.
     pub params: serde_json::Value,
     /// Shown at the top of lists.

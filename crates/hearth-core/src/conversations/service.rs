@@ -17,6 +17,7 @@ use super::model::{
     Message, MessageId, MessageStatus, OwnerId,
 };
 use super::params::ChatParams;
+use super::personas::{self, PersonaRef};
 use super::repo::ConversationRepo;
 use super::tree::{Shape, newest_leaf_under};
 use crate::backend::ChatBackend;
@@ -54,8 +55,12 @@ pub struct NewConversation {
     pub title: Option<String>,
     /// Default model of the conversation.
     pub model: Option<String>,
-    /// System prompt.
+    /// System prompt (not with `persona_id`).
     pub system_prompt: Option<String>,
+    /// Take the system prompt from this persona (e.g. `builtin:socratic`).
+    pub persona_id: Option<String>,
+    /// Values of the persona's template variables.
+    pub persona_variables: std::collections::BTreeMap<String, String>,
     /// Default sampling parameters (JSON object or null).
     pub params: serde_json::Value,
 }
@@ -107,6 +112,11 @@ impl ConversationService {
         }
     }
 
+    /// The personas a conversation can start from.
+    pub fn personas(&self) -> &'static [personas::Persona] {
+        personas::BUILTINS
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &ConversationSettings {
         &self.settings
@@ -128,13 +138,43 @@ impl ConversationService {
         input: NewConversation,
     ) -> Result<Conversation, ConversationError> {
         let params = ChatParams::from_json(&input.params)?;
+        let (system_prompt, persona) = match &input.persona_id {
+            None if !input.persona_variables.is_empty() => {
+                return Err(ConversationError::invalid(
+                    "persona_variables",
+                    "persona_variables need a persona_id",
+                ));
+            }
+            None => (input.system_prompt, None),
+            Some(_) if input.system_prompt.is_some() => {
+                return Err(ConversationError::invalid(
+                    "system_prompt",
+                    "give either a system_prompt or a persona_id, not both",
+                ));
+            }
+            Some(id) => {
+                let persona = personas::builtin(id).ok_or_else(|| {
+                    ConversationError::invalid(
+                        "persona_id",
+                        format!("unknown persona '{id}'; see GET /ui/personas"),
+                    )
+                })?;
+                let prompt = personas::render(persona.template, &input.persona_variables)?;
+                let reference = PersonaRef {
+                    id: persona.id.to_owned(),
+                    version: persona.version,
+                };
+                (Some(prompt), Some(reference))
+            }
+        };
         let now = now_ms();
         let conversation = Conversation {
             id: ConversationId::new(),
             owner: owner.clone(),
             title: check_title(input.title.as_deref().unwrap_or(DEFAULT_TITLE))?,
             model: check_model(input.model)?,
-            system_prompt: check_system_prompt(input.system_prompt)?,
+            system_prompt: check_system_prompt(system_prompt)?,
+            persona,
             params: params.to_json(),
             is_pinned: false,
             is_archived: false,

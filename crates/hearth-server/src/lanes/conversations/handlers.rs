@@ -78,10 +78,24 @@ pub async fn create(
         title: body.title,
         model: body.model,
         system_prompt: body.system_prompt,
+        persona_id: body.persona_id,
+        persona_variables: body.persona_variables,
         params: body.params,
     };
     let created = state.conversations.create(&owner(&caller), input).await?;
     Ok(Json(created.into()))
+}
+
+/// `GET /ui/personas`
+pub async fn personas(State(state): State<AppState>) -> Json<PersonaListView> {
+    Json(PersonaListView {
+        personas: state
+            .conversations
+            .personas()
+            .iter()
+            .map(PersonaView::from)
+            .collect(),
+    })
 }
 
 /// Query of `get`.

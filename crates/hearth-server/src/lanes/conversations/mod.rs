@@ -39,6 +39,9 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/ui/conversations/import", Hearth, Scope("chat"), WEB, "importConversations",
             "Import a `hearth.conversation` document or ChatGPT's conversations.json.",
             req: None, res: Some("ImportView"), post(h::import)),
+        route!(GET "/ui/personas", Hearth, Scope("chat"), WEB, "listPersonas",
+            "Personas (versioned system-prompt templates with variables) a conversation can start from.",
+            req: None, res: Some("PersonaListView"), get(h::personas)),
         route!(GET "/ui/conversations/{id}", Hearth, Scope("chat"), WEB, "getConversation",
             "A conversation with its active path (`view=path`, default) or whole tree (`view=tree`).",
             req: None, res: Some("ConversationDetailView"), get(h::get)),
@@ -80,6 +83,10 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
     use views::*;
     components
         .schema_from::<ConversationView>()
+        .schema_from::<PersonaRefView>()
+        .schema_from::<PersonaView>()
+        .schema_from::<PersonaVariableView>()
+        .schema_from::<PersonaListView>()
         .schema_from::<ConversationListView>()
         .schema_from::<ConversationDetailView>()
         .schema_from::<MessageView>()

@@ -1,6 +1,7 @@
 //! What clients see of conversations: `*View` projections of the domain types,
 //! and the request bodies, each with its OpenAPI schema.
 
+use hearth_core::conversations::personas::{self, Persona};
 use hearth_core::conversations::{
     Conversation, ConversationDetail, Message, MessageStatus, Shape, Turn,
 };
@@ -18,6 +19,8 @@ pub struct ConversationView {
     pub model: Option<String>,
     /// System prompt put before the messages.
     pub system_prompt: Option<String>,
+    /// The persona the system prompt came from, and its version.
+    pub persona: Option<PersonaRefView>,
     /// Default sampling parameters.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
@@ -40,6 +43,10 @@ impl From<Conversation> for ConversationView {
             title: c.title,
             model: c.model,
             system_prompt: c.system_prompt,
+            persona: c.persona.map(|p| PersonaRefView {
+                id: p.id,
+                version: p.version,
+            }),
             params: c.params,
             pinned: c.is_pinned,
             archived: c.is_archived,
@@ -48,6 +55,64 @@ impl From<Conversation> for ConversationView {
             updated_at_ms: c.updated_at_ms,
         }
     }
+}
+
+/// Which persona (and version) a conversation started from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonaRefView {
+    /// Persona id, e.g. `builtin:socratic`.
+    pub id: String,
+    /// Template version used.
+    pub version: i64,
+}
+
+/// A variable of a persona's template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonaVariableView {
+    /// Name, as given in `persona_variables`.
+    pub name: String,
+    /// Value used when none is given.
+    pub default: Option<String>,
+}
+
+/// A persona: a versioned system-prompt template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonaView {
+    /// Id, given as `persona_id` when creating a conversation.
+    pub id: String,
+    /// Template version.
+    pub version: i64,
+    /// Name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// The system prompt, with `{{variable|default}}` placeholders.
+    pub template: String,
+    /// Its variables.
+    pub variables: Vec<PersonaVariableView>,
+}
+
+impl From<&Persona> for PersonaView {
+    fn from(p: &Persona) -> Self {
+        PersonaView {
+            id: p.id.to_owned(),
+            version: p.version,
+            name: p.name.to_owned(),
+            description: p.description.to_owned(),
+            template: p.template.to_owned(),
+            variables: personas::variables(p.template)
+                .into_iter()
+                .map(|(name, default)| PersonaVariableView { name, default })
+                .collect(),
+        }
+    }
+}
+
+/// The personas.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonaListView {
+    /// Built-ins first.
+    pub personas: Vec<PersonaView>,
 }
 
 /// A page of conversations, newest activity first.
@@ -236,9 +301,15 @@ pub struct CreateConversationRequest {
     /// Default model.
     #[serde(default)]
     pub model: Option<String>,
-    /// System prompt.
+    /// System prompt (or give `persona_id`).
     #[serde(default)]
     pub system_prompt: Option<String>,
+    /// Start from a persona's system prompt (see `GET /ui/personas`).
+    #[serde(default)]
+    pub persona_id: Option<String>,
+    /// Values of the persona's variables (each has a default).
+    #[serde(default)]
+    pub persona_variables: std::collections::BTreeMap<String, String>,
     /// Default sampling parameters: max_tokens, temperature, top_p, top_k, min_p,
     /// repeat_penalty, seed, stop.
     #[serde(default)]
