@@ -455,10 +455,12 @@ impl ConversationService {
             let inner = tokio::spawn(run.drive(request));
             let (text, ending) = match inner.await {
                 Ok(result) => result,
-                Err(e) => (
-                    String::new(),
-                    Ending::Failed(format!("generation task failed: {e}")),
-                ),
+                Err(e) => {
+                    // The cause goes to the log, not to the user's message.
+                    tracing::error!(message = %assistant.id, error = %e, "generation task failed");
+                    let reason = "internal error while generating; see the server log";
+                    (String::new(), Ending::Failed(reason.to_owned()))
+                }
             };
             let finish = ending.into_finish(text);
             let is_complete = finish.status == MessageStatus::Complete;
