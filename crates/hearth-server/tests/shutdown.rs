@@ -29,13 +29,7 @@ fn app() -> Router {
         .route("/long", get(|| async { ticking(1000) }))
 }
 
-async fn start(
-    grace: Duration,
-) -> (
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Stopped>,
-) {
+async fn start(grace: Duration) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Stopped>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -43,15 +37,7 @@ async fn start(
         let _ = rx.await;
     });
     let task = tokio::spawn(async move {
-        serve_router(
-            listener,
-            app(),
-            Arc::new(AtomicBool::new(false)),
-            grace,
-            signal,
-        )
-        .await
-        .unwrap()
+        serve_router(listener, app(), Arc::new(AtomicBool::new(false)), grace, signal).await.unwrap()
     });
     (addr, tx, task)
 }
@@ -86,13 +72,7 @@ async fn stream_longer_than_grace_does_not_hold_up_shutdown() {
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap(), Stopped::GraceExpired);
     let waited = begin.elapsed();
-    assert!(
-        waited >= Duration::from_millis(450),
-        "waited the grace period: {waited:?}"
-    );
-    assert!(
-        waited < Duration::from_secs(5),
-        "did not wait for the 100 s stream: {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(450), "waited the grace period: {waited:?}");
+    assert!(waited < Duration::from_secs(5), "did not wait for the 100 s stream: {waited:?}");
     // Connection tasks die with the runtime: `hearth serve` exits right after.
 }

@@ -29,10 +29,7 @@ fn start() -> Server {
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut lines = stderr.lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
+        let line = lines.next().expect("server exited before listening").unwrap();
         let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if let Some(addr) = event["fields"]["addr"].as_str() {
             break addr.to_owned();
@@ -41,19 +38,11 @@ fn start() -> Server {
     let startup = begin.elapsed();
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}"),
-        startup,
-        _dir: dir,
-    }
+    Server { child, base: format!("http://{addr}"), startup, _dir: dir }
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args(["-s", name, &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }
 
@@ -63,10 +52,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(
-            begin.elapsed() < limit,
-            "server did not exit within {limit:?}"
-        );
+        assert!(begin.elapsed() < limit, "server did not exit within {limit:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -76,27 +62,13 @@ async fn serves_health_and_exits_zero_on_sigterm() {
     let mut server = start();
     eprintln!("startup to listening: {:?}", server.startup);
     let client = reqwest::Client::new();
-    let health = client
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(health.headers().contains_key("x-request-id"));
-    let ready = client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let meta: serde_json::Value = client
-        .get(format!("{}/v1/meta", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta: serde_json::Value =
+        client.get(format!("{}/v1/meta", server.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(meta["storage"], "sqlite");
     signal(&server.child, "TERM");
     let status = wait_exit(&mut server.child, Duration::from_secs(10));
@@ -107,10 +79,7 @@ async fn serves_health_and_exits_zero_on_sigterm() {
 async fn sigint_is_a_clean_stop_too() {
     let mut server = start();
     signal(&server.child, "INT");
-    assert_eq!(
-        wait_exit(&mut server.child, Duration::from_secs(10)).code(),
-        Some(0)
-    );
+    assert_eq!(wait_exit(&mut server.child, Duration::from_secs(10)).code(), Some(0));
 }
 
 fn run_config(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
@@ -121,20 +90,14 @@ fn run_config(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
 fn invalid_configuration_exits_2_naming_the_key() {
     let (code, err) = run_config(&[("HEARTH_SERVER_BIND", "not-an-address")], &[]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("server.bind") && err.contains("HEARTH_SERVER_BIND"),
-        "{err}"
-    );
+    assert!(err.contains("server.bind") && err.contains("HEARTH_SERVER_BIND"), "{err}");
 
     let (code, err) = run_config(&[("HEARTH_LOG_FORMAT", "xml")], &[]);
     assert_eq!(code, 2);
@@ -145,10 +108,7 @@ fn invalid_configuration_exits_2_naming_the_key() {
     std::fs::write(&file, "[server]\nport = 80\n").unwrap();
     let (code, err) = run_config(&[], &["--config", file.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("server.port") && err.contains("unknown field"),
-        "{err}"
-    );
+    assert!(err.contains("server.port") && err.contains("unknown field"), "{err}");
 }
 
 #[test]
@@ -164,19 +124,10 @@ fn serve_with_invalid_config_exits_2_before_binding() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [
-        vec!["--help"],
-        vec!["serve", "--help"],
-        vec!["config", "show", "--help"],
-        vec!["config", "example", "--help"],
-        vec!["version", "--help"],
-    ] {
+    for args in [vec!["--help"], vec!["serve", "--help"], vec!["config", "show", "--help"], vec!["config", "example", "--help"], vec!["version", "--help"]] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Usage"),
-            "{args:?}"
-        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
     }
     let out = Command::new(BIN).arg("version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hearth "));
