@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, anthropic, meta, ollama, openai, ui};
+use crate::lanes::{admin, anthropic, conversations, meta, ollama, openai, ui};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -133,6 +133,7 @@ pub fn table() -> Vec<Route> {
         meta::routes(),
         admin::routes(),
         ui::routes(),
+        conversations::routes(),
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),
