@@ -1,0 +1,229 @@
+//! [`LocalModels`]: the models of this machine, by name, loaded into the
+//! [`Engine`] on first use. Implements the core ports [`ModelCatalog`],
+//! [`ChatBackend`] and [`EmbedBackend`], so the server sees one backend.
+//!
+//! Names come from files: paths given in the configuration and the `*.gguf`
+//! files of the models directory, named by file stem (`:latest` is accepted and
+//! ignored, as Ollama clients add it). Each file's GGUF header is read once when
+//! it is registered, so listings never load weights. Concurrent first requests
+//! for one model load it once (a per-name async lock). A file that fails to load
+//! fails the requests for that model with a clear error; the server and the other
+//! models keep serving.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use hearth_core::backend::{
+    BackendError, Capabilities, ChatBackend, EmbedBackend, EmbedRequest, EmbedResponse,
+    GenerateRequest, GenerationStream, Prompt,
+};
+use hearth_core::models::{ModelCatalog, ModelInfo};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::model::gguf::{self, GgufHeader};
+
+/// A registered model file.
+#[derive(Debug, Clone)]
+struct Entry {
+    path: PathBuf,
+    info: ModelInfo,
+}
+
+/// The local models, loaded on demand.
+#[derive(Debug)]
+pub struct LocalModels {
+    engine: Engine,
+    entries: RwLock<BTreeMap<String, Entry>>,
+    load_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl LocalModels {
+    /// No models yet, loading into `engine`.
+    pub fn new(engine: Engine) -> Self {
+        LocalModels {
+            engine,
+            entries: RwLock::default(),
+            load_locks: Mutex::default(),
+        }
+    }
+
+    /// The engine the models load into.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Register `path` under `name` after checking its header. Returns the name.
+    pub fn register(&self, name: &str, path: &Path) -> Result<String, EngineError> {
+        let header = gguf::read_header(path)?;
+        let info = describe(name, path, &header);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.insert(
+            name.to_owned(),
+            Entry {
+                path: path.to_owned(),
+                info,
+            },
+        );
+        Ok(name.to_owned())
+    }
+
+    /// Register a file under its default name (the file stem, lower-cased).
+    pub fn register_file(&self, path: &Path) -> Result<String, EngineError> {
+        self.register(&default_name(path), path)
+    }
+
+    /// Register every `*.gguf` in `dir` (not recursive). Files whose header is
+    /// invalid are skipped and returned with their error, so one bad file never
+    /// stops the others.
+    pub fn scan_dir(&self, dir: &Path) -> Vec<(PathBuf, EngineError)> {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut failures = Vec::new();
+        let mut paths: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            if let Err(err) = self.register_file(&path) {
+                failures.push((path, err));
+            }
+        }
+        failures
+    }
+
+    fn entry(&self, name: &str) -> Result<(String, Entry), BackendError> {
+        let key = canonical(name);
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .cloned()
+            .map(|entry| (key.to_owned(), entry))
+            .ok_or_else(|| BackendError::ModelNotFound(name.to_owned()))
+    }
+
+    /// Load `name` unless it is loaded; concurrent callers wait for one load.
+    async fn ensure_loaded(&self, name: &str) -> Result<String, BackendError> {
+        let (key, entry) = self.entry(name)?;
+        if self.engine.get(&key).is_ok() {
+            return Ok(key);
+        }
+        let lock = {
+            let mut locks = self.load_locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(key.clone()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        if self.engine.get(&key).is_ok() {
+            return Ok(key);
+        }
+        tracing::info!(model = %key, path = %entry.path.display(), "loading model on first use");
+        match self.engine.load(&key, &entry.path).await {
+            Ok(_) | Err(EngineError::AlreadyLoaded(_)) => Ok(key),
+            Err(err) => {
+                tracing::warn!(model = %key, error = %err, "model failed to load");
+                Err(err.into())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ModelCatalog for LocalModels {
+    async fn list(&self) -> Result<Vec<ModelInfo>, BackendError> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        Ok(entries.values().map(|e| self.live_info(e)).collect())
+    }
+
+    async fn get(&self, name: &str) -> Result<ModelInfo, BackendError> {
+        let (_, entry) = self.entry(name)?;
+        Ok(self.live_info(&entry))
+    }
+}
+
+impl LocalModels {
+    /// The registered info, refined by the loaded model when it is loaded.
+    fn live_info(&self, entry: &Entry) -> ModelInfo {
+        let mut info = entry.info.clone();
+        if let Ok(loaded) = self.engine.get(&info.name) {
+            info.capabilities = loaded.capabilities();
+        }
+        info
+    }
+}
+
+#[async_trait]
+impl ChatBackend for LocalModels {
+    async fn generate(
+        &self,
+        mut request: GenerateRequest,
+    ) -> Result<GenerationStream, BackendError> {
+        request.model = self.ensure_loaded(&request.model).await?;
+        self.engine.generate(request).await
+    }
+
+    async fn count_tokens(&self, model: &str, prompt: &Prompt) -> Result<u32, BackendError> {
+        let key = self.ensure_loaded(model).await?;
+        self.engine.count_tokens(&key, prompt).await
+    }
+}
+
+#[async_trait]
+impl EmbedBackend for LocalModels {
+    async fn embed(&self, mut request: EmbedRequest) -> Result<EmbedResponse, BackendError> {
+        request.model = self.ensure_loaded(&request.model).await?;
+        self.engine.embed(request).await
+    }
+}
+
+/// `name:latest` and `name` are the same model.
+fn canonical(name: &str) -> &str {
+    name.strip_suffix(":latest").unwrap_or(name)
+}
+
+/// The default name of a model file: its stem, lower-cased.
+pub fn default_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "model".to_owned())
+}
+
+/// What the header alone says, before any weights are loaded.
+fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
+    let metadata = std::fs::metadata(path).ok();
+    let template = header.string("tokenizer.chat_template").map(str::to_owned);
+    let architecture = header.architecture().unwrap_or("unknown").to_owned();
+    let pooling = header.arch_u64("pooling_type");
+    let is_encoder = matches!(
+        architecture.as_str(),
+        "bert" | "nomic-bert" | "jina-bert-v2"
+    );
+    ModelInfo {
+        name: name.to_owned(),
+        size_bytes: metadata.as_ref().map_or(0, |m| m.len()),
+        digest: None,
+        capabilities: Capabilities {
+            chat: template.is_some() && !is_encoder,
+            completion: !is_encoder,
+            embedding: is_encoder || pooling.is_some_and(|p| p > 0),
+            tools: template.as_deref().is_some_and(|t| t.contains("tools")),
+            insert: false,
+        },
+        architecture,
+        parameter_count: Some(header.parameter_count).filter(|n| *n > 0),
+        quantization: header
+            .uint("general.file_type")
+            .and_then(crate::model::file_type_name)
+            .map(str::to_owned),
+        context_length: header.arch_u64("context_length").map(|n| n as u32),
+        embedding_length: header.arch_u64("embedding_length").map(|n| n as u32),
+        chat_template: template,
+        modified_at_ms: metadata
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64),
+    }
+}
