@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod models;
+
+pub use models::{EngineSettings, ModelsConfig, PrefixCacheScope};
+
 /// Default address: loopback only, Hearth's documented port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:4327";
 
@@ -46,6 +50,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rate limits and concurrency caps.
     pub limits: LimitsConfig,
+    /// Which model files are served.
+    pub models: ModelsConfig,
+    /// How the local engine runs models.
+    pub engine: EngineSettings,
 }
 
 /// `[server]`
@@ -403,6 +411,46 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         "redis://HOST:PORT to share limits between replicas; unset keeps them in this process.",
         Some("\"redis://127.0.0.1:6379\""),
     ),
+    (
+        "models.dir",
+        "Directory whose *.gguf files are served, named by file stem. Default: DATA_DIR/models.",
+        Some("\"/var/lib/hearth/models\""),
+    ),
+    (
+        "models.files",
+        "More GGUF files to serve, each named by its file stem.",
+        None,
+    ),
+    (
+        "engine.threads",
+        "CPU threads per model (0 = physical cores).",
+        None,
+    ),
+    (
+        "engine.context_tokens",
+        "Tokens one sequence (prompt + answer) may hold (0 = the model's trained context, capped at 4096).",
+        None,
+    ),
+    (
+        "engine.parallel",
+        "Sequences generated at the same time per model.",
+        None,
+    ),
+    (
+        "engine.max_queue",
+        "Requests that may wait for a free sequence before E_OVERLOADED (503 with Retry-After).",
+        None,
+    ),
+    (
+        "engine.prefix_cache_scope",
+        "Who may reuse a cached prompt prefix: \"principal\" (same user or key) or \"server\".",
+        None,
+    ),
+    (
+        "engine.ram_cache_mb",
+        "Host RAM (MiB) keeping conversations' computed prompts warm beyond the parallel sequences.",
+        None,
+    ),
 ];
 
 /// Where a configuration value came from.
@@ -536,6 +584,9 @@ impl Config {
         if self.storage.data_dir.is_none() {
             self.storage.data_dir = Some(default_data_dir(env));
         }
+        if self.models.dir.is_none() {
+            self.models.dir = Some(self.data_dir().join("models"));
+        }
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
@@ -589,6 +640,15 @@ impl Config {
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
             return fail("limits.redis_url", "must start with redis:// or rediss://");
+        }
+        if !(1..=64).contains(&self.engine.parallel) {
+            return fail("engine.parallel", "must be between 1 and 64");
+        }
+        if self.engine.context_tokens != 0 && self.engine.context_tokens < 256 {
+            return fail(
+                "engine.context_tokens",
+                "must be 0 (model default) or at least 256",
+            );
         }
         if self.log.level.trim().is_empty() {
             return fail("log.level", "must not be empty (e.g. \"info\")");

@@ -150,6 +150,9 @@ pub struct ConfigArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// A GGUF file to serve, named by its file stem (models.files); repeatable.
+    #[arg(long = "model", value_name = "FILE")]
+    pub models: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -165,6 +168,7 @@ impl ConfigArgs {
         if let Some(format) = &self.log_format {
             out.push(("log.format".to_owned(), format.clone()));
         }
+
         out
     }
 }

@@ -171,6 +171,13 @@ fn every_subcommand_has_help() {
         vec!["config", "show", "--help"],
         vec!["config", "example", "--help"],
         vec!["version", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["user", "passwd", "--help"],
+        vec!["key", "create", "--help"],
+        vec!["key", "list", "--help"],
+        vec!["key", "revoke", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -8,6 +8,7 @@ use crate::cli::ConfigArgs;
 
 pub mod accounts;
 pub mod config;
+pub mod engine;
 pub mod key;
 pub mod serve;
 pub mod user;
@@ -23,10 +24,20 @@ pub fn version() -> ExitCode {
 
 /// Load the configuration from the file, the process environment and flags.
 pub fn load_config(args: &ConfigArgs) -> Result<Config, ConfigError> {
+    load_config_with(args, Vec::new())
+}
+
+/// Like [`load_config`], with more flag overrides from the subcommand.
+pub fn load_config_with(
+    args: &ConfigArgs,
+    extra_flags: Vec<(String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut flags = args.overrides();
+    flags.extend(extra_flags);
     Config::load(&Sources {
         file: args.config.clone(),
         env: std::env::vars().collect(),
-        flags: args.overrides(),
+        flags,
     })
 }
 

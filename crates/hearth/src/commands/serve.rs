@@ -15,7 +15,16 @@ use crate::cli::ServeArgs;
 
 /// Run the server; returns the process exit code.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = match super::load_config(&args.config) {
+    let mut extra = Vec::new();
+    if !args.models.is_empty() {
+        let files: Vec<String> = args
+            .models
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        extra.push(("models.files".to_owned(), files.join(",")));
+    }
+    let config = match super::load_config_with(&args.config, extra) {
         Ok(config) => config,
         Err(err) => return super::config_failure(&err),
     };
@@ -93,13 +102,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "hearth {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION"),
     );
-    let no_models = Arc::new(hearth_core::models::NoModels);
+    let local = super::engine::local_models(&config)?;
     let state = AppState::new(Parts {
         config: config.clone(),
         store: store.clone(),
-        chat: no_models.clone(),
-        embed: no_models.clone(),
-        models: no_models,
+        chat: local.clone(),
+        embed: local.clone(),
+        models: local,
         metrics,
     });
     let state = super::accounts::wire(state, &config, addr).await?;

@@ -1,0 +1,61 @@
+//! `[models]` and `[engine]`: which model files are served and how the local
+//! engine runs them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// `[models]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Directory whose `*.gguf` files are served, named by file stem. Default:
+    /// `DATA_DIR/models`.
+    pub dir: Option<PathBuf>,
+    /// More GGUF files to serve, each named by its file stem.
+    pub files: Vec<PathBuf>,
+}
+
+/// Who may reuse whose cached prompt prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrefixCacheScope {
+    /// Only the same principal (user or API key): timing cannot reveal another
+    /// tenant's prompt.
+    Principal,
+    /// Everyone on this server (more reuse, e.g. of shared system prompts).
+    Server,
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// CPU threads per model (0 = physical cores).
+    pub threads: u32,
+    /// Tokens one sequence (prompt + answer) may hold (0 = the model's trained
+    /// context, capped at 4096).
+    pub context_tokens: u32,
+    /// Sequences generated at the same time per model.
+    pub parallel: u32,
+    /// Requests that may wait for a free sequence before `E_OVERLOADED`.
+    pub max_queue: u32,
+    /// `principal` or `server`.
+    pub prefix_cache_scope: PrefixCacheScope,
+    /// Host RAM (MiB) keeping conversations' computed prompts warm beyond the
+    /// parallel sequences (0 disables).
+    pub ram_cache_mb: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            threads: 0,
+            context_tokens: 4096,
+            parallel: 4,
+            max_queue: 64,
+            prefix_cache_scope: PrefixCacheScope::Principal,
+            ram_cache_mb: 256,
+        }
+    }
+}
