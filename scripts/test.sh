@@ -22,3 +22,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> Rust tests"
 cargo test --workspace --locked
+
+echo "==> compatibility with the official clients (real model)"
+./scripts/compat.sh

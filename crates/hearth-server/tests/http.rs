@@ -137,6 +137,41 @@ async fn unknown_routes_answer_in_each_lanes_shape() {
 }
 
 #[tokio::test]
+async fn error_bodies_are_never_labelled_with_a_compression_they_lack() {
+    let mut config = Config::default();
+    config.auth.enabled = false;
+    let (state, _dir) = state_with(config).await;
+    let unknown_model =
+        r#"{"model":"nope","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}"#;
+    let requests = [
+        ("GET", "/nowhere", ""),
+        ("GET", "/api/nowhere", ""),
+        ("POST", "/v1/messages", unknown_model),
+        ("POST", "/v1/chat/completions", unknown_model),
+        ("POST", "/api/chat", unknown_model),
+    ];
+    for (method, path, body) in requests {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("accept-encoding", "gzip, deflate")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = router(state.clone()).oneshot(req).await.unwrap();
+        assert!(response.status().is_client_error(), "{path}");
+        let encoding = response.headers().get("content-encoding").cloned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        match encoding {
+            None => {
+                let _: Value = serde_json::from_slice(&bytes).expect("plain JSON error body");
+            }
+            Some(_) => assert_eq!(&bytes[..2], &[0x1f, 0x8b], "{path}: labelled gzip, is gzip"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn wrong_method_answers_405_envelope_with_allow() {
     let (state, _dir) = state().await;
     let req = Request::builder()

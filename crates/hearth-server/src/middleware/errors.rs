@@ -44,10 +44,18 @@ pub async fn layer(req: Request, next: Next) -> Response {
     finish(err.render(lane, &request_id), response)
 }
 
-/// Keep headers the inner response set (Allow, Retry-After…) except body ones.
+/// Keep headers the inner response set (Allow, Retry-After…) except those that
+/// describe the replaced body (type, length, and the encoding the compression
+/// layer chose for it).
 fn finish(mut rendered: Response, original: Response) -> Response {
     for (name, value) in original.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        let describes_body = [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+        ]
+        .contains(name);
+        if !describes_body {
             rendered.headers_mut().entry(name).or_insert(value.clone());
         }
     }
