@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, anthropic, meta, ollama, openai};
+use crate::lanes::{admin, anthropic, assets, meta, ollama, openai, ui_models};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -132,6 +132,8 @@ pub fn table() -> Vec<Route> {
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),
+        assets::routes(),
+        ui_models::routes(),
     ]
     .into_iter()
     .flatten()
@@ -203,9 +205,19 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     router.fallback(fallback).layer(stack)
 }
 
-async fn fallback() -> impl IntoResponse {
-    ApiError::new(
-        Code::NotFound,
-        "no route matches this path; see /openapi.json",
-    )
+/// Unmatched requests: the web app for its client-side routes, else a 404.
+async fn fallback(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    match assets::spa_fallback(&state, &method, &uri, &headers) {
+        Some(response) => response,
+        None => ApiError::new(
+            Code::NotFound,
+            "no route matches this path; see /openapi.json",
+        )
+        .into_response(),
+    }
 }

@@ -142,7 +142,9 @@ export class Models {
   async load(): Promise<void> {
     try {
       const list = await api.get<{ data: ModelEntry[] }>('/ui/models');
-      this.items = list.data;
+      // Only models with a chat template can answer a conversation.
+      const chat = list.data.filter((m) => m.chat !== false);
+      this.items = chat.length ? chat : list.data;
       this.error = null;
     } catch (e) {
       this.error = (e as Error).message;

@@ -85,6 +85,10 @@ export interface TurnView {
 
 export interface ModelEntry {
   id: string;
+  architecture?: string;
+  size_bytes?: number;
+  quantization?: string | null;
+  chat?: boolean;
 }
 
 /** Hearth's error envelope. */
