@@ -42,6 +42,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Switches for whole capabilities.
     pub capabilities: CapabilitiesConfig,
+    /// Authentication, sessions and registration.
+    pub auth: AuthConfig,
+    /// Rate limits and concurrency caps.
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`
@@ -205,6 +209,67 @@ impl CapabilitiesConfig {
     }
 }
 
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Require credentials on every non-open route. Turning it off is allowed
+    /// only when `server.bind` is a loopback address.
+    pub enabled: bool,
+    /// Anyone may create a `user` account; otherwise accounts come from invites.
+    pub open_registration: bool,
+    /// A web session unused this long (seconds) ends.
+    pub session_idle_secs: u64,
+    /// A web session ends this long (seconds) after login, used or not.
+    pub session_absolute_secs: u64,
+    /// Mark the session cookie `Secure` (turn off only for plain-http loopback).
+    pub cookie_secure: bool,
+    /// How long (seconds) an invite stays valid.
+    pub invite_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: true,
+            open_registration: false,
+            session_idle_secs: 12 * 3600,
+            session_absolute_secs: 7 * 24 * 3600,
+            cookie_secure: true,
+            invite_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests per minute for one API key or session (0 = unlimited).
+    pub requests_per_minute_per_key: u32,
+    /// Requests per minute for one user over all its keys and sessions (0 = unlimited).
+    pub requests_per_minute_per_user: u32,
+    /// Generations one user may run at once (0 = unlimited).
+    pub concurrent_streams_per_user: u32,
+    /// Login attempts per minute per client address and per user name.
+    pub login_attempts_per_minute: u32,
+    /// `redis://HOST:PORT` to share limits between replicas; unset keeps them
+    /// in this process.
+    pub redis_url: Option<String>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            requests_per_minute_per_key: 600,
+            requests_per_minute_per_user: 1200,
+            concurrent_streams_per_user: 8,
+            login_attempts_per_minute: 10,
+            redis_url: None,
+        }
+    }
+}
+
 /// Documentation of every key, in file order: key, explanation, example value for
 /// keys that are unset by default. The example config is rendered from this table
 /// and the defaults; a test checks the table covers every key.
@@ -283,6 +348,61 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
     ),
     ("capabilities.web_ui", "The web app.", None),
     ("capabilities.embeddings", "Embeddings endpoints.", None),
+    (
+        "auth.enabled",
+        "Require credentials on every non-open route. false is allowed only on a loopback bind.",
+        None,
+    ),
+    (
+        "auth.open_registration",
+        "Anyone may create a user account; otherwise accounts come from admin invites.",
+        None,
+    ),
+    (
+        "auth.session_idle_secs",
+        "Seconds of inactivity after which a web session ends.",
+        None,
+    ),
+    (
+        "auth.session_absolute_secs",
+        "Seconds after login at which a web session ends, used or not.",
+        None,
+    ),
+    (
+        "auth.cookie_secure",
+        "Mark the session cookie Secure; turn off only for plain-http loopback.",
+        None,
+    ),
+    (
+        "auth.invite_ttl_secs",
+        "Seconds an invite stays valid.",
+        None,
+    ),
+    (
+        "limits.requests_per_minute_per_key",
+        "Requests per minute for one API key or session (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.requests_per_minute_per_user",
+        "Requests per minute for one user over all its keys and sessions (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.concurrent_streams_per_user",
+        "Generations one user may run at once (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.login_attempts_per_minute",
+        "Login attempts per minute per client address and per user name.",
+        None,
+    ),
+    (
+        "limits.redis_url",
+        "redis://HOST:PORT to share limits between replicas; unset keeps them in this process.",
+        Some("\"redis://127.0.0.1:6379\""),
+    ),
 ];
 
 /// Where a configuration value came from.
@@ -383,6 +503,9 @@ impl Config {
         if let Some(url) = &shown.database.url {
             shown.database.url = Some(redact_url(url));
         }
+        if let Some(url) = &shown.limits.redis_url {
+            shown.limits.redis_url = Some(redact_url(url));
+        }
         toml::to_string_pretty(&shown).expect("config serializes")
     }
 
@@ -443,6 +566,29 @@ impl Config {
                     "each origin must start with http:// or https://",
                 );
             }
+        }
+        if !self.auth.enabled && !self.server.bind.ip().is_loopback() {
+            return fail(
+                "auth.enabled",
+                "authentication may be off only when server.bind is a loopback address",
+            );
+        }
+        if self.auth.session_idle_secs == 0 || self.auth.session_absolute_secs == 0 {
+            return fail(
+                "auth.session_idle_secs",
+                "session lifetimes must be at least 1",
+            );
+        }
+        if self.auth.invite_ttl_secs == 0 {
+            return fail("auth.invite_ttl_secs", "must be at least 1");
+        }
+        if self.limits.login_attempts_per_minute == 0 {
+            return fail("limits.login_attempts_per_minute", "must be at least 1");
+        }
+        if let Some(url) = &self.limits.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return fail("limits.redis_url", "must start with redis:// or rediss://");
         }
         if self.log.level.trim().is_empty() {
             return fail("log.level", "must not be empty (e.g. \"info\")");

@@ -2,11 +2,13 @@
 //! Adapters (storage, engine, providers, HTTP) live in other crates and depend on
 //! this one; this crate depends on no adapter.
 
+pub mod auth;
 pub mod backend;
 pub mod chat;
 pub mod config;
 pub mod embed;
 pub mod jobs;
+pub mod limits;
 pub mod models;
 pub mod store;
 pub mod validate;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use hearth_types::{Code, ErrorCode};
 
+use crate::auth::AccountRepo;
 use crate::jobs::JobRepo;
 
 /// Errors of any storage adapter.
@@ -63,6 +64,8 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Persisted jobs.
     fn jobs(&self) -> &dyn JobRepo;
+    /// Users, keys, sessions, invites and the audit log.
+    fn accounts(&self) -> &dyn AccountRepo;
     /// Close connections, flushing what the engine buffers.
     async fn close(&self);
 }

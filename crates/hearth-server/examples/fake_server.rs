@@ -23,7 +23,12 @@ async fn main() -> anyhow::Result<()> {
     let store = hearth_store::open(&url, &Default::default()).await?;
     let fake = Arc::new(FakeBackend::new().call_tools());
     let state = AppState::new(Parts {
-        config: Arc::new(Config::default()),
+        // Protocol checks only: no accounts on the fake server.
+        config: Arc::new({
+            let mut config = Config::default();
+            config.auth.enabled = false;
+            config
+        }),
         store,
         chat: fake.clone(),
         embed: fake.clone(),

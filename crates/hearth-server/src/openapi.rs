@@ -40,7 +40,7 @@ fn build() -> Value {
         lanes::openai::schemas,
         lanes::ollama::schemas,
         lanes::anthropic::schemas,
-        lanes::ui_models::schemas,
+        lanes::ui::schemas,
     ]
     .into_iter()
     .fold(components, |builder, add| add(builder))
@@ -103,6 +103,7 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         .response("default", error);
     let security = match spec.auth {
         Auth::Open => SecurityRequirement::default(),
+        Auth::Authenticated => SecurityRequirement::new("bearer", Vec::<String>::new()),
         Auth::Scope(scope) => SecurityRequirement::new("bearer", [scope]),
     };
     let mut op = OperationBuilder::new()

@@ -18,7 +18,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
-use crate::lanes::{admin, anthropic, assets, meta, ollama, openai, ui_models};
+use crate::lanes::ui::assets;
+use crate::lanes::{admin, anthropic, meta, ollama, openai, ui};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -27,6 +28,9 @@ use crate::state::AppState;
 pub enum Auth {
     /// No credentials needed.
     Open,
+    /// Any signed-in user or valid API key, whatever its scopes (own account
+    /// routes: `/ui/auth/me`, `/ui/keys`, …).
+    Authenticated,
     /// A principal holding this scope (admins hold all).
     Scope(&'static str),
 }
@@ -129,11 +133,12 @@ pub fn table() -> Vec<Route> {
     [
         meta::routes(),
         admin::routes(),
+        ui::routes(),
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),
+        ui::models::routes(),
         assets::routes(),
-        ui_models::routes(),
     ]
     .into_iter()
     .flatten()
@@ -161,13 +166,33 @@ fn disabled(capability: Capability) -> MethodRouter<AppState> {
 
 /// Build the whole router for a state.
 pub fn router(state: AppState) -> Router {
+    router_with(state, table())
+}
+
+/// Build a router of the given routes with the auth policy and the standard
+/// middleware (tests mount extra lanes' routes through it).
+pub fn router_with(state: AppState, routes: Vec<Route>) -> Router {
     let caps = state.config.capabilities.clone();
     let mut router = Router::new();
-    for route in table() {
+    // A switched-off path answers every method at once: mount it once (axum
+    // panics on two catch-all method routers for one path, e.g. GET and POST
+    // /ui/keys with `web_ui = false`).
+    let mut disabled_paths = std::collections::HashSet::new();
+    for route in routes {
         let handler = match route.spec.capability {
-            Some(cap) if !cap.is_enabled(&caps) => disabled(cap),
+            Some(cap) if !cap.is_enabled(&caps) => {
+                if !disabled_paths.insert(route.spec.path) {
+                    continue;
+                }
+                disabled(cap)
+            }
             _ => route.handler,
         };
+        let guard = middleware::auth::Guard {
+            state: state.clone(),
+            auth: route.spec.auth,
+        };
+        let handler = handler.layer(from_fn_with_state(guard, middleware::auth::layer));
         router = router.route(route.spec.path, handler);
     }
     with_middleware(router, &state.config.server).with_state(state)
@@ -191,6 +216,7 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     let body_limit = usize::try_from(server.body_limit_bytes).unwrap_or(usize::MAX);
     let stack = ServiceBuilder::new()
         .layer(from_fn(middleware::request_id::layer))
+        .layer(from_fn(middleware::security_headers::layer))
         .layer(from_fn(middleware::errors::layer))
         .layer(from_fn(middleware::metrics::layer))
         .layer(CatchPanicLayer::custom(middleware::errors::on_panic))

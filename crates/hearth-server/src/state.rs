@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use hearth_core::auth::{AuthService, AuthSettings, PasswordHasher};
 use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::Config;
+use hearth_core::limits::{InProcessLimiter, Limiter};
 use hearth_core::models::ModelCatalog;
 use hearth_core::store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -30,6 +32,10 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     /// When the process started serving.
     pub started_at: Instant,
+    /// Accounts, keys, sessions, audit.
+    pub auth: Arc<AuthService>,
+    /// Request budgets (in-process unless replaced with [`AppState::with_accounts`]).
+    pub limiter: Arc<dyn Limiter>,
 }
 
 /// What the binary (or a test) wires into a state.
@@ -51,7 +57,16 @@ pub struct Parts {
 impl AppState {
     /// A state with the given parts.
     pub fn new(parts: Parts) -> Self {
+        let limiter: Arc<dyn Limiter> = Arc::new(InProcessLimiter::new());
+        let auth = Arc::new(AuthService::new(
+            parts.store.clone(),
+            limiter.clone(),
+            PasswordHasher::default(),
+            AuthSettings::from_config(&parts.config),
+        ));
         AppState {
+            auth,
+            limiter,
             config: parts.config,
             store: parts.store,
             chat: parts.chat,
@@ -61,6 +76,19 @@ impl AppState {
             shutting_down: Arc::new(AtomicBool::new(false)),
             started_at: Instant::now(),
         }
+    }
+
+    /// The same state with another limiter (Redis, shared by replicas) and
+    /// password hasher (tests use a cheap one).
+    pub fn with_accounts(mut self, limiter: Arc<dyn Limiter>, hasher: PasswordHasher) -> Self {
+        self.auth = Arc::new(AuthService::new(
+            self.store.clone(),
+            limiter.clone(),
+            hasher,
+            AuthSettings::from_config(&self.config),
+        ));
+        self.limiter = limiter;
+        self
     }
 
     /// Whether shutdown has begun.

@@ -33,6 +33,13 @@ async fn state_with(config: Config) -> (AppState, tempfile::TempDir) {
     (AppState::new(parts), dir)
 }
 
+/// Authentication is covered by tests/accounts.rs; these tests look past it.
+fn auth_off() -> Config {
+    let mut config = Config::default();
+    config.auth.enabled = false;
+    config
+}
+
 async fn state() -> (AppState, tempfile::TempDir) {
     state_with(Config::default()).await
 }
@@ -261,7 +268,7 @@ async fn meta_lists_version_capabilities_and_storage() {
 
 #[tokio::test]
 async fn jobs_list_and_missing_job() {
-    let (state, _dir) = state().await;
+    let (state, _dir) = state_with(auth_off()).await;
     let (status, _, body) = call(router(state.clone()), get_req("/admin/jobs")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["jobs"], serde_json::json!([]));
@@ -288,7 +295,7 @@ async fn jobs_list_and_missing_job() {
 
 #[tokio::test]
 async fn metrics_are_labelled_by_route_template() {
-    let (state, _dir) = state().await;
+    let (state, _dir) = state_with(auth_off()).await;
     call(router(state.clone()), get_req("/admin/jobs/some-id-123")).await;
     let response = router(state).oneshot(get_req("/metrics")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

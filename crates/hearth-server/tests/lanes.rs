@@ -21,7 +21,10 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn harness_with(fake: FakeBackend, config: Config) -> Harness {
+/// Lanes are tested with authentication off (anonymous caller); the auth policy
+/// of every route is tested in tests/accounts.rs.
+async fn harness_with(fake: FakeBackend, mut config: Config) -> Harness {
+    config.auth.enabled = false;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = hearth_store::open(&url, &Default::default()).await.unwrap();

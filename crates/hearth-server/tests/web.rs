@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use hearth_core::config::Config;
 use hearth_core::models::NoModels;
-use hearth_server::lanes::assets;
+use hearth_server::lanes::ui::assets;
 use hearth_server::{AppState, Parts, router};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -166,8 +166,14 @@ async fn web_ui_switched_off_serves_no_app() {
 }
 
 #[tokio::test]
-async fn ui_models_lists_the_catalog() {
+async fn ui_models_lists_the_catalog_to_signed_in_users() {
     let (app, _dir) = app().await;
+    let (status, _, _) = send(&app, Method::GET, "/ui/models", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut config = Config::default();
+    config.auth.enabled = false;
+    let (state, _dir) = state_with(config).await;
+    let app = router(state);
     let (status, _, body) = send(&app, Method::GET, "/ui/models", &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -8,8 +8,11 @@
 //! `synchronous` as configured (FULL by default: an acknowledged write survives a
 //! crash or power loss).
 
+mod accounts;
 mod jobs;
 mod migrate;
 mod open;
+mod redis_limiter;
 
 pub use open::{OpenOptions, open};
+pub use redis_limiter::RedisLimiter;

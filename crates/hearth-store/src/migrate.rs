@@ -9,12 +9,20 @@ use sqlx::AnyPool;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQLite SQL, PostgreSQL SQL)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "jobs",
-    include_str!("../migrations/sqlite/0001_jobs.sql"),
-    include_str!("../migrations/postgres/0001_jobs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "jobs",
+        include_str!("../migrations/sqlite/0001_jobs.sql"),
+        include_str!("../migrations/postgres/0001_jobs.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../migrations/sqlite/0002_accounts.sql"),
+        include_str!("../migrations/postgres/0002_accounts.sql"),
+    ),
+];
 
 /// Apply every pending migration for this engine.
 pub async fn run(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hearth_core::auth::AccountRepo;
 use hearth_core::config::SqliteSync;
 use hearth_core::jobs::JobRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use crate::accounts::SqlAccounts;
 use crate::jobs::SqlJobs;
 
 /// How to open the store.
@@ -78,6 +80,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
     crate::migrate::run(&pool, kind).await?;
     Ok(Arc::new(SqlStore {
         jobs: SqlJobs::new(pool.clone(), kind),
+        accounts: SqlAccounts::new(pool.clone()),
         pool,
         kind,
     }))
@@ -123,6 +126,7 @@ struct SqlStore {
     pool: AnyPool,
     kind: StoreKind,
     jobs: SqlJobs,
+    accounts: SqlAccounts,
 }
 
 #[async_trait]
@@ -141,6 +145,10 @@ impl Store for SqlStore {
 
     fn jobs(&self) -> &dyn JobRepo {
         &self.jobs
+    }
+
+    fn accounts(&self) -> &dyn AccountRepo {
+        &self.accounts
     }
 
     async fn close(&self) {

@@ -7,5 +7,7 @@ pub mod anthropic;
 pub mod error;
 pub mod ollama;
 pub mod openai;
+pub mod scope;
 
 pub use error::{Code, ErrorBody, ErrorCode, ErrorEnvelope, ErrorKind};
+pub use scope::Scope;

@@ -22,8 +22,103 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage user accounts (works with or without a running server).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API keys (works with or without a running server).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for, or read from stdin.
+    Add {
+        /// Login name.
+        name: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Role: admin, user (default) or readonly.
+        #[arg(long, conflicts_with = "admin")]
+        role: Option<String>,
+        /// Read the password from the first line of stdin (never from argv).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Disable a user (ends its sessions; its keys stop working), or enable it.
+    Disable {
+        /// Login name.
+        name: String,
+        /// Enable instead.
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Set a user's password (ends its sessions).
+    Passwd {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print it once.
+    Create {
+        /// Owner's login name.
+        #[arg(long)]
+        user: String,
+        /// Label.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes (chat, embed, models:read, models:write, admin);
+        /// default: all the owner's role holds.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// Comma-separated models the key may use; default: all.
+        #[arg(long)]
+        models: Option<String>,
+        /// Expiry in days, e.g. 30d; default: never.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List keys (by prefix; never the keys themselves).
+    List {
+        /// Only this user's keys.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// Key id.
+        id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Example,
         } => commands::config::example(),
+        Command::User { command } => commands::user::main(command),
+        Command::Key { command } => commands::key::main(command),
         Command::Version => commands::version(),
     }
 }

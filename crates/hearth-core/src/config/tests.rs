@@ -255,3 +255,24 @@ fn show_redacts_database_password() {
     assert!(!shown.contains("s3cret"));
     assert!(shown.contains("postgres://hearth:****@db/hearth"));
 }
+
+#[test]
+fn auth_off_is_refused_off_loopback() {
+    let c = Config::load(&Sources {
+        env: env(&[("HEARTH_AUTH_ENABLED", "false")]),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!c.auth.enabled, "loopback bind may turn auth off");
+    let err = Config::load(&Sources {
+        env: env(&[
+            ("HEARTH_AUTH_ENABLED", "false"),
+            ("HEARTH_SERVER_BIND", "0.0.0.0:4327"),
+        ]),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "auth.enabled");
+    let c = Config::default();
+    assert!(c.auth.enabled && c.auth.cookie_secure && !c.auth.open_registration);
+}

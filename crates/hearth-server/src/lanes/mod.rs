@@ -2,9 +2,9 @@
 
 pub mod admin;
 pub mod anthropic;
-pub mod assets;
 pub mod meta;
 pub mod ollama;
 pub mod openai;
 pub mod stream;
-pub mod ui_models;
+pub mod ui;
+pub mod views;

@@ -6,8 +6,11 @@ use hearth_core::config::{Config, ConfigError, Sources};
 
 use crate::cli::ConfigArgs;
 
+pub mod accounts;
 pub mod config;
+pub mod key;
 pub mod serve;
+pub mod user;
 
 /// Exit code for unusable configuration or arguments.
 pub const EXIT_CONFIG: u8 = 2;

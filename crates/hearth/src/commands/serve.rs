@@ -95,13 +95,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let no_models = Arc::new(hearth_core::models::NoModels);
     let state = AppState::new(Parts {
-        config,
+        config: config.clone(),
         store: store.clone(),
         chat: no_models.clone(),
         embed: no_models.clone(),
         models: no_models,
         metrics,
     });
+    let state = super::accounts::wire(state, &config, addr).await?;
     let stopped = hearth_server::serve(listener, state, shutdown).await?;
     store.close().await;
     tracing::info!(?stopped, "stopped");

@@ -1,7 +1,12 @@
 //! The admin lane (`/admin/*`): operator resources. Requires the `admin` scope
 //! (enforced by the auth policy from the route table).
 
+pub mod audit;
+pub mod invites;
 pub mod jobs;
+pub mod keys;
+pub mod sessions;
+pub mod users;
 
 use utoipa::openapi::ComponentsBuilder;
 
@@ -10,16 +15,44 @@ use crate::routes::{Auth::Scope, Route};
 
 /// Routes of the admin lane.
 pub fn routes() -> Vec<Route> {
-    use axum::routing::get;
+    use axum::routing::{delete, get, patch, post};
     vec![
         route!(GET "/admin/jobs", Hearth, Scope("admin"), None, "listJobs", "Persisted jobs, newest first.",
             req: None, res: Some("JobListView"), get(jobs::list)),
         route!(GET "/admin/jobs/{id}", Hearth, Scope("admin"), None, "getJob", "One persisted job.",
             req: None, res: Some("JobView"), get(jobs::get)),
+        route!(GET "/admin/users", Hearth, Scope("admin"), None, "listUsers", "Every user, by name.",
+            req: None, res: Some("UserListView"), get(users::list)),
+        route!(POST "/admin/users", Hearth, Scope("admin"), None, "createUser", "Create a user.",
+            req: Some("UserCreateRequest"), res: Some("UserView"), post(users::create)),
+        route!(PATCH "/admin/users/{id}", Hearth, Scope("admin"), None, "updateUser", "Change a user's role or disable/enable it.",
+            req: Some("UserUpdateRequest"), res: Some("UserView"), patch(users::update)),
+        route!(POST "/admin/users/{id}/password", Hearth, Scope("admin"), None, "resetPassword", "Set a user's password; ends its sessions.",
+            req: Some("PasswordResetRequest"), res: None, post(users::reset_password)),
+        route!(GET "/admin/invites", Hearth, Scope("admin"), None, "listInvites", "Invites, newest first.",
+            req: None, res: Some("InviteListView"), get(invites::list)),
+        route!(POST "/admin/invites", Hearth, Scope("admin"), None, "createInvite", "Create a single-use invite (token shown once).",
+            req: Some("InviteCreateRequest"), res: Some("CreatedInviteView"), post(invites::create)),
+        route!(DELETE "/admin/invites/{id}", Hearth, Scope("admin"), None, "deleteInvite", "Delete an unused invite.",
+            req: None, res: None, delete(invites::delete)),
+        route!(GET "/admin/keys", Hearth, Scope("admin"), None, "listKeys", "Every API key, newest first.",
+            req: None, res: Some("KeyListView"), get(keys::list)),
+        route!(POST "/admin/keys", Hearth, Scope("admin"), None, "createKey", "Create an API key for a user (shown once).",
+            req: Some("KeyCreateRequest"), res: Some("CreatedKeyView"), post(keys::create)),
+        route!(DELETE "/admin/keys/{id}", Hearth, Scope("admin"), None, "revokeKey", "Revoke any API key.",
+            req: None, res: None, delete(keys::revoke)),
+        route!(GET "/admin/sessions", Hearth, Scope("admin"), None, "listSessions", "Every live web session.",
+            req: None, res: Some("SessionListView"), get(sessions::list)),
+        route!(DELETE "/admin/sessions/{id}", Hearth, Scope("admin"), None, "revokeSession", "Revoke any web session.",
+            req: None, res: None, delete(sessions::revoke)),
+        route!(GET "/admin/audit", Hearth, Scope("admin"), None, "listAudit", "Audit log, newest first, paged with `before`.",
+            req: None, res: Some("AuditListView"), get(audit::list)),
+        route!(GET "/admin/audit/export", Hearth, Scope("admin"), None, "exportAudit", "The whole audit log as JSON lines.",
+            req: None, res: None, get(audit::export)),
     ]
 }
 
-/// Schemas of the admin lane's views.
+/// Schemas of the admin lane's views (account views are registered by the ui lane).
 pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
     components
         .schema_from::<jobs::JobView>()

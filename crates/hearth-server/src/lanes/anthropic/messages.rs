@@ -29,6 +29,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let request = ValidChatRequest::try_from(body)?;
     let (model, is_stream) = (request.model.clone(), request.stream);
+    caller.require_model(&request.model)?;
     let events = ChatService::new(state.chat.clone())
         .chat(request, caller.principal)
         .await?;

@@ -37,6 +37,7 @@ pub async fn chat(
     let request = ValidChatRequest::try_from(body)?;
     let model = request.model.clone();
     let is_stream = request.stream;
+    caller.require_model(&request.model)?;
     let events = ChatService::new(state.chat.clone())
         .chat(request, caller.principal)
         .await?;
@@ -59,6 +60,7 @@ pub async fn generate(
         }
         ValidGenerate::Chat(request) => {
             let (model, is_stream) = (request.model.clone(), request.stream);
+            caller.require_model(&request.model)?;
             (
                 service.chat(request, caller.principal).await?,
                 model,
@@ -67,6 +69,7 @@ pub async fn generate(
         }
         ValidGenerate::Raw(request) => {
             let (model, is_stream) = (request.model.clone(), request.stream);
+            caller.require_model(&request.model)?;
             (
                 service.complete(request, caller.principal).await?,
                 model,

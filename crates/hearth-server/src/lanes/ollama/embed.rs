@@ -21,6 +21,7 @@ pub async fn embed(
     let started = Instant::now();
     let request = ValidEmbedRequest::try_from(body)?;
     let model = request.model.clone();
+    caller.require_model(&request.model)?;
     let outcome = EmbedService::new(state.embed.clone())
         .embed(request, caller.principal)
         .await?;
@@ -40,6 +41,7 @@ pub async fn embeddings(
     JsonBody(body): JsonBody<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
     let request = ValidEmbedRequest::try_from(body)?;
+    caller.require_model(&request.model)?;
     let outcome = EmbedService::new(state.embed.clone())
         .embed(request, caller.principal)
         .await?;

@@ -37,6 +37,7 @@ pub async fn create(
         has_logprobs: request.params.logprobs,
     };
     let (n, is_stream, include_usage) = (request.n, request.stream, request.include_usage);
+    caller.require_model(&request.model)?;
     let events = ChatService::new(state.chat.clone())
         .chat(request, caller.principal)
         .await?;

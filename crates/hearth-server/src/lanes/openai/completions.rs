@@ -38,6 +38,7 @@ pub async fn create(
         request_id: request_id.0,
     };
     let is_stream = request.stream;
+    caller.require_model(&request.model)?;
     let events = ChatService::new(state.chat.clone())
         .complete(request, caller.principal)
         .await?;

@@ -20,6 +20,7 @@ pub async fn create(
 ) -> Result<Json<EmbeddingList>, ApiError> {
     let request = ValidEmbedRequest::try_from(body)?;
     let (model, encoding) = (request.model.clone(), request.encoding);
+    caller.require_model(&request.model)?;
     let outcome = EmbedService::new(state.embed.clone())
         .embed(request, caller.principal)
         .await?;

@@ -29,9 +29,9 @@ pub struct Asset {
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// The Content-Security-Policy of the app's pages: no inline scripts or styles.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-                       img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-                       base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// (The security-headers middleware adds it to the whole lane; the pages set it
+/// themselves so they never depend on the layer order.)
+pub use crate::middleware::security_headers::CSP;
 
 const HASHED: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
