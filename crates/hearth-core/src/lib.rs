@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backend;
 pub mod chat;
 pub mod config;
+pub mod conversations;
 pub mod embed;
 pub mod jobs;
 pub mod limits;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use hearth_types::{Code, ErrorCode};
 
 use crate::auth::AccountRepo;
+use crate::conversations::ConversationRepo;
 use crate::jobs::JobRepo;
 
 /// Errors of any storage adapter.
@@ -66,6 +67,8 @@ pub trait Store: Send + Sync {
     fn jobs(&self) -> &dyn JobRepo;
     /// Users, keys, sessions, invites and the audit log.
     fn accounts(&self) -> &dyn AccountRepo;
+    /// Conversations and their message trees.
+    fn conversations(&self) -> &dyn ConversationRepo;
     /// Close connections, flushing what the engine buffers.
     async fn close(&self);
 }

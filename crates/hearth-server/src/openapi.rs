@@ -41,6 +41,7 @@ fn build() -> Value {
         lanes::ollama::schemas,
         lanes::anthropic::schemas,
         lanes::ui::schemas,
+        lanes::conversations::schemas,
     ]
     .into_iter()
     .fold(components, |builder, add| add(builder))

@@ -19,7 +19,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
 use crate::lanes::ui::assets;
-use crate::lanes::{admin, anthropic, meta, ollama, openai, ui};
+use crate::lanes::{admin, anthropic, conversations, meta, ollama, openai, ui};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -134,6 +134,7 @@ pub fn table() -> Vec<Route> {
         meta::routes(),
         admin::routes(),
         ui::routes(),
+        conversations::routes(),
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),

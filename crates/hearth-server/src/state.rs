@@ -8,6 +8,7 @@ use std::time::Instant;
 use hearth_core::auth::{AuthService, AuthSettings, PasswordHasher};
 use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::Config;
+use hearth_core::conversations::{ConversationService, ConversationSettings};
 use hearth_core::limits::{InProcessLimiter, Limiter};
 use hearth_core::models::ModelCatalog;
 use hearth_core::store::Store;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub embed: Arc<dyn EmbedBackend>,
     /// Which models exist.
     pub models: Arc<dyn ModelCatalog>,
+    /// Conversations (over `store` and `chat`), with the generations in progress.
+    pub conversations: Arc<ConversationService>,
     /// Renders `/metrics`; `None` when metrics are off.
     pub metrics: Option<PrometheusHandle>,
     /// Set when shutdown began: `/readyz` turns 503 so load balancers drain us.
@@ -64,9 +67,15 @@ impl AppState {
             PasswordHasher::default(),
             AuthSettings::from_config(&parts.config),
         ));
+        let conversations = Arc::new(ConversationService::new(
+            parts.store.clone(),
+            parts.chat.clone(),
+            ConversationSettings::default(),
+        ));
         AppState {
             auth,
             limiter,
+            conversations,
             config: parts.config,
             store: parts.store,
             chat: parts.chat,

@@ -9,6 +9,7 @@
 //! crash or power loss).
 
 mod accounts;
+mod conversations;
 mod jobs;
 mod migrate;
 mod open;

@@ -22,6 +22,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_accounts.sql"),
         include_str!("../migrations/postgres/0002_accounts.sql"),
     ),
+    (
+        3,
+        "conversations",
+        include_str!("../migrations/sqlite/0003_conversations.sql"),
+        include_str!("../migrations/postgres/0003_conversations.sql"),
+    ),
 ];
 
 /// Apply every pending migration for this engine.

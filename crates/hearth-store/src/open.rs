@@ -8,12 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hearth_core::auth::AccountRepo;
 use hearth_core::config::SqliteSync;
+use hearth_core::conversations::ConversationRepo;
 use hearth_core::jobs::JobRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 use crate::accounts::SqlAccounts;
+use crate::conversations::SqlConversations;
 use crate::jobs::SqlJobs;
 
 /// How to open the store.
@@ -81,6 +83,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
     Ok(Arc::new(SqlStore {
         jobs: SqlJobs::new(pool.clone(), kind),
         accounts: SqlAccounts::new(pool.clone()),
+        conversations: SqlConversations::new(pool.clone(), kind),
         pool,
         kind,
     }))
@@ -127,6 +130,7 @@ struct SqlStore {
     kind: StoreKind,
     jobs: SqlJobs,
     accounts: SqlAccounts,
+    conversations: SqlConversations,
 }
 
 #[async_trait]
@@ -149,6 +153,10 @@ impl Store for SqlStore {
 
     fn accounts(&self) -> &dyn AccountRepo {
         &self.accounts
+    }
+
+    fn conversations(&self) -> &dyn ConversationRepo {
+        &self.conversations
     }
 
     async fn close(&self) {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod anthropic;
+pub mod conversations;
 pub mod meta;
 pub mod ollama;
 pub mod openai;

@@ -103,10 +103,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         metrics,
     });
     let state = super::accounts::wire(state, &config, addr).await?;
+    // Before serving: answers left `streaming` by the last process are marked
+    // `error` (no generation of this process exists yet).
+    let interrupted = state.conversations.recover_interrupted().await?;
+    if interrupted > 0 {
+        tracing::info!(
+            interrupted,
+            "answers interrupted by the last stop are marked as errors"
+        );
+    }
+    spawn_conversation_purge(state.conversations.clone());
     let stopped = hearth_server::serve(listener, state, shutdown).await?;
     store.close().await;
     tracing::info!(?stopped, "stopped");
     Ok(())
+}
+
+/// Purge soft-deleted conversations past their retention period, hourly.
+fn spawn_conversation_purge(conversations: Arc<hearth_core::conversations::ConversationService>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match conversations.purge_expired().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "deleted conversations purged"),
+                Err(err) => tracing::warn!(%err, "purging deleted conversations failed"),
+            }
+        }
+    });
 }
 
 async fn spawn_metrics_listener(
