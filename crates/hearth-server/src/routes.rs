@@ -18,6 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, Lane};
+use crate::lanes::ui::assets;
 use crate::lanes::{admin, anthropic, conversations, meta, ollama, openai, ui};
 use crate::middleware;
 use crate::state::AppState;
@@ -137,6 +138,8 @@ pub fn table() -> Vec<Route> {
         openai::routes(),
         ollama::routes(),
         anthropic::routes(),
+        ui::models::routes(),
+        assets::routes(),
     ]
     .into_iter()
     .flatten()
@@ -172,9 +175,18 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, routes: Vec<Route>) -> Router {
     let caps = state.config.capabilities.clone();
     let mut router = Router::new();
+    // A switched-off path answers every method at once: mount it once (axum
+    // panics on two catch-all method routers for one path, e.g. GET and POST
+    // /ui/keys with `web_ui = false`).
+    let mut disabled_paths = std::collections::HashSet::new();
     for route in routes {
         let handler = match route.spec.capability {
-            Some(cap) if !cap.is_enabled(&caps) => disabled(cap),
+            Some(cap) if !cap.is_enabled(&caps) => {
+                if !disabled_paths.insert(route.spec.path) {
+                    continue;
+                }
+                disabled(cap)
+            }
             _ => route.handler,
         };
         let guard = middleware::auth::Guard {
@@ -220,9 +232,19 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     router.fallback(fallback).layer(stack)
 }
 
-async fn fallback() -> impl IntoResponse {
-    ApiError::new(
-        Code::NotFound,
-        "no route matches this path; see /openapi.json",
-    )
+/// Unmatched requests: the web app for its client-side routes, else a 404.
+async fn fallback(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    match assets::spa_fallback(&state, &method, &uri, &headers) {
+        Some(response) => response,
+        None => ApiError::new(
+            Code::NotFound,
+            "no route matches this path; see /openapi.json",
+        )
+        .into_response(),
+    }
 }

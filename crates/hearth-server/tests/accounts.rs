@@ -183,6 +183,8 @@ async fn every_route_needs_credentials_and_its_scope() {
             "/ui/auth/register",
             "/ui/invites/{token}",
             "/api/version",
+            "/",
+            "/assets/{*path}",
         ],
         "the documented open routes, and no others"
     );

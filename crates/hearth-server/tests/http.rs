@@ -92,7 +92,7 @@ async fn ready_turns_503_when_shutting_down_or_storage_gone() {
 async fn incoming_request_id_is_echoed_and_insane_ones_replaced() {
     let (state, _dir) = state().await;
     let req = Request::builder()
-        .uri("/nope")
+        .uri("/ui/nope")
         .header("x-request-id", "abc-123")
         .body(Body::empty())
         .unwrap();
@@ -359,7 +359,8 @@ async fn openapi_covers_every_route_with_its_auth() {
     let (status, _, doc) = call(router(state), get_req("/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for spec in specs() {
+    // Wildcard routes (the web app's files) have no OpenAPI form.
+    for spec in specs().into_iter().filter(|s| !s.path.contains("{*")) {
         let op = &doc["paths"][spec.path][spec.method.as_str().to_lowercase()];
         assert!(
             op.is_object(),

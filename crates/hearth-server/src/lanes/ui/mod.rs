@@ -2,9 +2,11 @@
 //! profile, password, sessions and API keys, and invite acceptance. Sessions
 //! are cookies; the auth middleware checks the CSRF token and Origin.
 
+pub mod assets;
 pub mod auth;
 pub mod invites;
 pub mod keys;
+pub mod models;
 pub mod sessions;
 
 use axum::Json;
@@ -57,7 +59,7 @@ pub fn routes() -> Vec<Route> {
 
 /// Schemas of the account views (shared with the admin lane).
 pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
-    crate::lanes::views::schemas(components)
+    models::schemas(crate::lanes::views::schemas(components))
 }
 
 /// The caller's view of a user with a fresh session: `MeView` and the cookie.

@@ -1,0 +1,197 @@
+// A stand-in for `hearth serve` for the end-to-end tests when no real server
+// is given (HEARTH_URL unset): serves web/dist like the binary does and
+// implements the documented shapes of the account and conversation routes
+// (docs/openapi.json), with answers streamed as SSE token by token.
+import { createServer } from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import { join, extname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+const DIST = new URL('../dist/', import.meta.url).pathname;
+export const SETUP_TOKEN = 'mock-setup-token';
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+const ANSWER = 'Here is an answer with **bold** text and code:\n\n```python\nprint("hello from hearth")\n```\n\n' +
+  Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ') + '.';
+
+export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
+  const users = new Map(); // username -> {user, password}
+  const sessions = new Map(); // secret -> {user, csrf}
+  const convs = new Map(); // id -> conversation
+  const msgs = new Map(); // id -> message
+  const live = new Map(); // message id -> {listeners:Set, events:[], cancelled}
+  let setupDone = false;
+  const now = () => Date.now();
+
+  const send = (res, status, body, headers = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(body === undefined ? '' : JSON.stringify(body));
+  };
+  const fail = (res, status, code, message) => send(res, status, { error: { code, message }, request_id: randomUUID() });
+  const readBody = (req) => new Promise((resolve) => {
+    let data = '';
+    req.on('data', (c) => (data += c));
+    req.on('end', () => { try { resolve(data ? JSON.parse(data) : {}); } catch { resolve(null); } });
+  });
+  const signIn = (res, status, user) => {
+    const secret = randomUUID();
+    const csrf = randomUUID();
+    sessions.set(secret, { user, csrf });
+    send(res, status, { user, scopes: ['chat', 'embed', 'models:read'], csrf_token: csrf }, { 'set-cookie': `hearth_session=${secret}; Path=/; HttpOnly; SameSite=Strict` });
+  };
+  const session = (req) => {
+    const m = /(?:^|;\s*)hearth_session=([^;]+)/.exec(req.headers.cookie ?? '');
+    return m ? sessions.get(m[1]) : undefined;
+  };
+  const path = (c) => {
+    const out = [];
+    for (let id = c.current_leaf_id; id; id = msgs.get(id).parent_id) out.unshift(msgs.get(id));
+    return out;
+  };
+  const siblings = (m) => [...msgs.values()].filter((x) => x.conversation_id === m.conversation_id && x.parent_id === m.parent_id && x.role === m.role).sort((a, b) => a.seq - b.seq).map((x) => x.id);
+  const view = (m) => { const { seq, ...rest } = m; return rest; };
+  const detail = (c) => ({ conversation: c, view: 'path', messages: path(c).map((m) => ({ ...view(m), sibling_ids: siblings(m) })) });
+  let seq = 0;
+  const newMsg = (c, role, parent_id, content, status = 'complete') => {
+    const m = { id: randomUUID(), conversation_id: c.id, parent_id, role, content, model: c.model ?? 'smollm2:135m', params: {}, status, error: null, finish_reason: null,
+      usage: { prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0 }, timings: { queue_ms: 0, prompt_ms: 0, generation_ms: 0 }, created_at_ms: now(), updated_at_ms: now(), seq: seq++ };
+    msgs.set(m.id, m);
+    return m;
+  };
+  const emit = (entry, event, data) => {
+    entry.events.push([event, data]);
+    for (const l of entry.listeners) l(event, data);
+  };
+  const generate = (c, assistant) => {
+    const entry = { listeners: new Set(), events: [], cancelled: false };
+    live.set(assistant.id, entry);
+    const tokens = ANSWER.split(/(?<= )/);
+    const start = now();
+    let i = 0;
+    const finish = (status, reason) => {
+      Object.assign(assistant, { status, finish_reason: reason, updated_at_ms: now(),
+        usage: { prompt_tokens: 42, cached_tokens: 12, completion_tokens: i }, timings: { queue_ms: 3, prompt_ms: 57, generation_ms: Math.max(1, now() - start) } });
+      if (c.title === 'New conversation') c.title = path(c)[0]?.content.slice(0, 40) || c.title;
+      c.updated_at_ms = now();
+      emit(entry, 'done', view(assistant));
+      live.delete(assistant.id);
+    };
+    entry.cancel = () => { if (!entry.cancelled) { entry.cancelled = true; clearTimeout(entry.timer); finish('cancelled', 'cancelled'); } };
+    const step = () => {
+      if (entry.cancelled) return;
+      if (i >= tokens.length) return finish('complete', 'stop');
+      assistant.content += tokens[i];
+      emit(entry, 'delta', { text: tokens[i] });
+      i++;
+      entry.timer = setTimeout(step, tokenDelayMs);
+    };
+    entry.timer = setTimeout(step, 150);
+  };
+  const stream = (req, res, head, id) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const write = (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (head) write('turn', head);
+    const entry = live.get(id);
+    if (!entry) { write('done', view(msgs.get(id))); return res.end(); }
+    for (const [e, d] of entry.events) write(e, d);
+    const listener = (e, d) => { write(e, d); if (e === 'done') { entry.listeners.delete(listener); res.end(); } };
+    entry.listeners.add(listener);
+    req.on('close', () => entry.listeners.delete(listener));
+  };
+
+  async function api(req, res, url) {
+    const p = url.pathname;
+    const m = req.method;
+    const body = m === 'GET' || m === 'DELETE' ? {} : await readBody(req);
+    if (body === null) return fail(res, 400, 'E_VALIDATION', 'body is not JSON');
+    if (p === '/ui/auth/setup' && m === 'POST') {
+      if (setupDone) return fail(res, 409, 'E_CONFLICT', 'setup is already done');
+      if (body.token !== SETUP_TOKEN) return fail(res, 401, 'E_AUTH_INVALID', 'invalid setup token; use the one printed in the server log at startup');
+      setupDone = true;
+      const user = { id: randomUUID(), username: body.username, role: 'admin', disabled: false, created_at_ms: now() };
+      users.set(body.username, { user, password: body.password });
+      return signIn(res, 201, user);
+    }
+    if (p === '/ui/auth/login' && m === 'POST') {
+      const u = users.get(body.username);
+      if (!u || u.password !== body.password) return fail(res, 401, 'E_AUTH_INVALID', 'wrong username or password');
+      return signIn(res, 200, u.user);
+    }
+    const s = session(req);
+    if (!s) return fail(res, 401, 'E_AUTH_REQUIRED', 'authentication required');
+    if (m !== 'GET' && req.headers['x-csrf-token'] !== s.csrf) return fail(res, 403, 'E_AUTH_FORBIDDEN', 'missing or wrong x-csrf-token header');
+    if (p === '/ui/auth/me') return send(res, 200, { user: s.user, scopes: ['chat'], csrf_token: s.csrf });
+    if (p === '/ui/auth/logout') {
+      for (const [k, v] of sessions) if (v === s) sessions.delete(k);
+      return send(res, 204, undefined, { 'set-cookie': 'hearth_session=; Path=/; Max-Age=0' });
+    }
+    if (p === '/ui/models') return send(res, 200, { data: [{ id: 'smollm2:135m', architecture: 'llama', size_bytes: 98000000, quantization: 'Q4_1', context_length: 8192, chat: true, embedding: false }] });
+    if (p === '/ui/keys' && m === 'GET') return send(res, 200, { keys: [] });
+    if (p === '/ui/conversations' && m === 'GET') {
+      const q = (url.searchParams.get('q') ?? '').toLowerCase();
+      const list = [...convs.values()].filter((c) => !q || c.title.toLowerCase().includes(q) || [...msgs.values()].some((x) => x.conversation_id === c.id && x.content.toLowerCase().includes(q)));
+      return send(res, 200, { conversations: list.sort((a, b) => b.updated_at_ms - a.updated_at_ms), next_cursor: null });
+    }
+    if (p === '/ui/conversations' && m === 'POST') {
+      const c = { id: randomUUID(), title: body.title ?? 'New conversation', model: body.model ?? null, system_prompt: null, params: {}, pinned: false, archived: false, current_leaf_id: null, created_at_ms: now(), updated_at_ms: now() };
+      convs.set(c.id, c);
+      return send(res, 201, c);
+    }
+    const cm = /^\/ui\/conversations\/([^/]+)(\/.*)?$/.exec(p);
+    const c = cm && convs.get(cm[1]);
+    if (!c) return fail(res, 404, 'E_NOT_FOUND', 'no such conversation');
+    const rest = cm[2] ?? '';
+    if (rest === '' && m === 'GET') return send(res, 200, detail(c));
+    if (rest === '' && m === 'PATCH') { if (body.title) c.title = body.title; c.updated_at_ms = now(); return send(res, 200, c); }
+    if (rest === '' && m === 'DELETE') { convs.delete(c.id); return send(res, 200, { id: c.id, purged: false }); }
+    if (rest === '/switch') {
+      let leaf = msgs.get(body.message_id);
+      for (;;) {
+        const kids = [...msgs.values()].filter((x) => x.parent_id === leaf.id).sort((a, b) => b.seq - a.seq);
+        if (!kids.length) break;
+        leaf = kids[0];
+      }
+      c.current_leaf_id = leaf.id;
+      return send(res, 200, detail(c));
+    }
+    if (rest === '/messages' && m === 'POST') {
+      const user = newMsg(c, 'user', body.parent_id ?? c.current_leaf_id, body.content);
+      const assistant = newMsg(c, 'assistant', user.id, '', 'streaming');
+      c.current_leaf_id = assistant.id;
+      generate(c, assistant);
+      return stream(req, res, { conversation_id: c.id, user_message: view(user), assistant_message: view(assistant), replayed: false }, assistant.id);
+    }
+    const mm = /^\/messages\/([^/]+)\/(edit|regenerate|cancel|events)$/.exec(rest);
+    const target = mm && msgs.get(mm[1]);
+    if (!target) return fail(res, 404, 'E_NOT_FOUND', 'no such message');
+    if (mm[2] === 'cancel') { live.get(target.id)?.cancel(); return send(res, 200, view(target)); }
+    if (mm[2] === 'events') return stream(req, res, null, target.id);
+    let user = null;
+    let parent = target.parent_id;
+    if (mm[2] === 'edit') { user = newMsg(c, 'user', target.parent_id, body.content); parent = user.id; }
+    const assistant = newMsg(c, 'assistant', parent, '', 'streaming');
+    c.current_leaf_id = assistant.id;
+    generate(c, assistant);
+    return stream(req, res, { conversation_id: c.id, user_message: user && view(user), assistant_message: view(assistant), replayed: false }, assistant.id);
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (/^\/(ui|admin|v1|api)(\/|$)/.test(url.pathname)) {
+      api(req, res, url).catch((e) => fail(res, 500, 'E_INTERNAL', String(e)));
+      return;
+    }
+    let file = join(DIST, url.pathname);
+    if (!file.startsWith(DIST) || !existsSync(file) || url.pathname === '/') file = join(DIST, 'index.html');
+    else if (!extname(file)) file = join(DIST, 'index.html');
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-security-policy': CSP });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${server.address().port}` })));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { url } = await startMock({ port: Number(process.env.PORT ?? 5180) });
+  console.log(`mock hearth on ${url} (setup token: ${SETUP_TOKEN})`);
+}

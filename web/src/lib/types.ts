@@ -1,0 +1,98 @@
+// Wire shapes of the endpoints the app calls (see docs/openapi.json).
+
+export interface UserView {
+  id: string;
+  username: string;
+  role: string;
+  disabled: boolean;
+  created_at_ms: number;
+}
+
+export interface MeView {
+  user: UserView;
+  scopes: string[];
+  csrf_token: string | null;
+}
+
+export interface KeyView {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  models: string[] | null;
+  expires_at_ms: number | null;
+  last_used_at_ms: number | null;
+  created_at_ms: number;
+  revoked_at_ms: number | null;
+}
+
+export interface CreatedKeyView {
+  key: KeyView;
+  secret: string;
+}
+
+export interface ConversationView {
+  id: string;
+  title: string;
+  model: string | null;
+  system_prompt: string | null;
+  params: Record<string, unknown>;
+  pinned: boolean;
+  archived: boolean;
+  current_leaf_id: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface ConversationListView {
+  conversations: ConversationView[];
+  next_cursor: string | null;
+}
+
+export type MessageStatus = 'complete' | 'streaming' | 'cancelled' | 'error';
+
+export interface MessageView {
+  id: string;
+  conversation_id: string;
+  parent_id: string | null;
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  model: string | null;
+  params: Record<string, unknown>;
+  status: MessageStatus;
+  error: string | null;
+  finish_reason: string | null;
+  usage: { prompt_tokens: number; cached_tokens: number; completion_tokens: number };
+  timings: { queue_ms: number; prompt_ms: number; generation_ms: number };
+  sibling_ids?: string[];
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface ConversationDetailView {
+  conversation: ConversationView;
+  view: string;
+  messages: MessageView[];
+}
+
+export interface TurnView {
+  conversation_id: string;
+  user_message: MessageView | null;
+  assistant_message: MessageView;
+  replayed: boolean;
+}
+
+export interface ModelEntry {
+  id: string;
+  architecture?: string;
+  size_bytes?: number;
+  quantization?: string | null;
+  chat?: boolean;
+}
+
+/** Hearth's error envelope. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; detail?: unknown };
+  request_id?: string;
+}
