@@ -2,7 +2,7 @@
 //! 1,000 messages among 200 others on SQLite (a file, WAL, synchronous FULL):
 //! append, list, load the active path, load the tree, search.
 //!
-//! Run: `cargo test -p hearth-store --release --test bench_conversations -- --ignored --nocapture`
+//! Run: `cargo run --release -p hearth-store --example bench_conversations`
 //! (`HEARTH_BENCH_DATABASE_URL=postgres://…` runs it on PostgreSQL instead).
 
 use std::time::{Duration, Instant};
@@ -81,9 +81,9 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly with --ignored --nocapture"]
-async fn thousand_message_conversation() {
+/// `cargo run --release -p hearth-store --example bench_conversations`
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = std::env::var("HEARTH_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
