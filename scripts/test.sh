@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . scripts/services.sh
 
-need_packages cmake:cmake clang:clang "/usr/lib/llvm-*/lib/libclang.so*:libclang-dev" \
+need_packages cmake:cmake clang:clang "/usr/lib/llvm-*/lib/libclang.so*:libclang-dev" chromium:chromium \
     "/usr/lib/postgresql/*/bin/initdb:postgresql" redis-server:redis-server psql:postgresql-client
 
 echo "==> fetching test models"
@@ -25,3 +25,6 @@ cargo test --workspace --locked
 
 echo "==> compatibility with the official clients (real model)"
 ./scripts/compat.sh
+
+echo "==> web app: unit tests, build checks, end-to-end in Chromium against hearth serve"
+./scripts/test-ui.sh --real

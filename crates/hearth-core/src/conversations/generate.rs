@@ -25,6 +25,7 @@ use super::params::ChatParams;
 use super::service::{ConversationService, check_model};
 use crate::backend::{
     ChatBackend, ChatMessage, FinishReason, GenerateRequest, GenerationEvent, Principal, Prompt,
+    SamplingParams,
 };
 use crate::jobs::now_ms;
 use crate::store::{Store, StoreError};
@@ -413,7 +414,10 @@ impl ConversationService {
                 messages: prompt,
                 tools: Vec::new(),
             },
-            params: params.sampling(),
+            params: SamplingParams {
+                max_tokens: params.max_tokens.or(Some(self.settings.default_max_tokens)),
+                ..params.sampling()
+            },
             principal: Principal(owner.0.clone()),
         };
         let title_job = (self.settings.generate_titles

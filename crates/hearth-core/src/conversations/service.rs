@@ -35,6 +35,9 @@ pub struct ConversationSettings {
     pub retention: Duration,
     /// Generate a title with the model after the first exchange.
     pub generate_titles: bool,
+    /// Answer length when a conversation sets no `max_tokens` (a small model can
+    /// otherwise ramble to the end of its context).
+    pub default_max_tokens: u32,
 }
 
 impl Default for ConversationSettings {
@@ -44,6 +47,7 @@ impl Default for ConversationSettings {
             flush_interval: Duration::from_millis(500),
             retention: Duration::from_secs(30 * 24 * 3600),
             generate_titles: true,
+            default_max_tokens: 1024,
         }
     }
 }
