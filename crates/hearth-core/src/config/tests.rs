@@ -19,19 +19,19 @@ fn file(text: &str) -> tempfile::NamedTempFile {
 #[test]
 fn defaults_are_loopback_and_xdg() {
     let c = Config::load(&Sources {
-        env: env(&[("HOME", "/home/u")]),
+        env: env(&[("HOME", "/srv/u")]),
         ..Default::default()
     })
     .unwrap();
     assert_eq!(c.server.bind.to_string(), DEFAULT_BIND);
     assert!(c.server.bind.ip().is_loopback());
-    assert_eq!(c.data_dir(), Path::new("/home/u/.local/share/hearth"));
+    assert_eq!(c.data_dir(), Path::new("/srv/u/.local/share/hearth"));
     assert_eq!(
         c.database_url(),
-        "sqlite:///home/u/.local/share/hearth/hearth.db"
+        "sqlite:///srv/u/.local/share/hearth/hearth.db"
     );
     let c = Config::load(&Sources {
-        env: env(&[("HOME", "/home/u"), ("XDG_DATA_HOME", "/x")]),
+        env: env(&[("HOME", "/srv/u"), ("XDG_DATA_HOME", "/x")]),
         ..Default::default()
     })
     .unwrap();
