@@ -149,8 +149,11 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
 
     await page.keyboard.press('Control+k');
     await page.getByLabel('Search conversations').fill('zebra');
-    await list.locator('.conv').filter({ hasText: /zebra/i }).waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('.conv-list .conv').length === 1, null, { timeout: 10_000 });
+    // The sidebar shows titles, which a real model writes as it likes: the search
+    // (over titles and message text) must leave exactly the zebra conversation.
+    await page.waitForFunction(() => document.querySelectorAll('.conv-list .conv').length === 1, null, { timeout: 30_000 });
+    await list.locator('.conv').first().click();
+    await page.locator('article.msg.user').filter({ hasText: /zebra/i }).first().waitFor({ timeout: 30_000 });
     await shot('sidebar-search', 1280, 800);
     await page.getByLabel('Search conversations').fill('');
     await page.waitForFunction(() => document.querySelectorAll('.conv-list .conv').length === 2, null, { timeout: 10_000 });
