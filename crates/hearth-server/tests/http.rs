@@ -144,7 +144,7 @@ async fn error_bodies_are_never_labelled_with_a_compression_they_lack() {
     let unknown_model =
         r#"{"model":"nope","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}"#;
     let requests = [
-        ("GET", "/nowhere", ""),
+        ("GET", "/ui/nowhere", ""),
         ("GET", "/api/nowhere", ""),
         ("POST", "/v1/messages", unknown_model),
         ("POST", "/v1/chat/completions", unknown_model),
