@@ -250,9 +250,9 @@ async fn killed_runner_fails_its_streams_at_once_and_reloads_while_others_serve(
 }
 
 /// Await all futures (keeps the test free of extra dependencies).
-async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
