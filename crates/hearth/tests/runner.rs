@@ -340,11 +340,6 @@ async fn concurrent_first_requests_start_one_runner_which_stops_with_the_server(
         assert!(begin.elapsed() < Duration::from_secs(15), "server stops");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let gone = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
-            s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z'))
-        })
-    };
     let begin = Instant::now();
     while !gone(runner) {
         assert!(
@@ -353,4 +348,32 @@ async fn concurrent_first_requests_start_one_runner_which_stops_with_the_server(
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_exit_when_the_server_is_killed() {
+    let mut server = start(|models| link_model(models, "orphan"));
+    let client = reqwest::Client::new();
+    let (status, body) = chat(&client, &server, "orphan").await;
+    assert_eq!(status, 200, "{body}");
+    let pids = runner_pids(&server, "orphan");
+    assert_eq!(pids.len(), 1, "one runner: {pids:?}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let begin = Instant::now();
+    while !gone(pids[0]) {
+        assert!(
+            begin.elapsed() < Duration::from_secs(5),
+            "the runner exits when its server's socket closes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` has exited (absent, or a zombie not yet reaped).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
 }

@@ -372,6 +372,13 @@ impl Supervisor {
                 };
                 conn.deliver(frame);
             }
+            // The connection is over: a runner that is still up is of no use
+            // (it exits on its own after a clean close; this covers a broken one).
+            if let Some(conn) = reader_conn.upgrade()
+                && let Some(stop) = lock(&conn.stop).take()
+            {
+                let _ = stop.send(());
+            }
         });
         // Monitor: waits for the exit (or a stop request), then fails the waiters.
         let monitor_conn = Arc::downgrade(&conn);
@@ -379,6 +386,7 @@ impl Supervisor {
         let grace = self.command.stop_grace;
         tokio::spawn(async move {
             let status = tokio::select! {
+                biased;
                 status = child.wait() => status,
                 _ = stop_rx => {
                     writer_task.abort();
@@ -611,15 +619,15 @@ impl ChatBackend for Supervisor {
         let conn = self.conn(&request.model).await?;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let id = conn.send(Waiter::Stream(tx), |id| ToRunner::Generate { id, request })?;
-        // Errors known before the first token come back as the first frame.
-        let first = rx.recv().await;
+        // Built first, so that a caller giving up while waiting cancels.
         let mut stream = RemoteStream {
             conn,
             id,
             rx,
             done: false,
         };
-        match first {
+        // Errors known before the first token come back as the first frame.
+        match stream.rx.recv().await {
             Some(Ok(None)) => Ok(Box::pin(stream)),
             Some(Err(err)) => {
                 stream.done = true;
