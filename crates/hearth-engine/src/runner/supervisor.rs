@@ -617,7 +617,7 @@ impl ModelCatalog for Supervisor {
 impl ChatBackend for Supervisor {
     async fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, BackendError> {
         let conn = self.conn(&request.model).await?;
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         let id = conn.send(Waiter::Stream(tx), |id| ToRunner::Generate { id, request })?;
         // Built first, so that a caller giving up while waiting cancels.
         let mut stream = RemoteStream {
