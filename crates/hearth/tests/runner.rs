@@ -173,6 +173,23 @@ async fn killed_runner_fails_its_streams_at_once_and_reloads_while_others_serve(
     assert_eq!(status, 200, "{body}");
     let (status, body) = chat(&client, &server, "beta").await;
     assert_eq!(status, 200, "{body}");
+    // Token counting goes through the runner too.
+    let counted: serde_json::Value = client
+        .post(format!("{}/v1/messages/count_tokens", server.base))
+        .json(&serde_json::json!({
+            "model": "alpha",
+            "messages": [{"role": "user", "content": "Hello there"}],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        counted["input_tokens"].as_u64().unwrap_or(0) > 2,
+        "{counted}"
+    );
     let alpha = runner_pids(&server, "alpha");
     let beta = runner_pids(&server, "beta");
     assert_eq!(alpha.len(), 1, "one runner for alpha: {alpha:?}");

@@ -225,18 +225,31 @@ impl Supervisor {
     /// Start a runner for `name` and wait for its hello.
     async fn start(&self, name: &str, path: &Path) -> Result<Arc<Conn>, BackendError> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let socket = self.command.socket_dir.join(format!(
-            "hearth-runner-{}-{}.sock",
+        // A fresh directory only this user can enter, so that no other local
+        // user can connect in the runner's place.
+        let socket_dir = self.command.socket_dir.join(format!(
+            "hearth-runner-{}-{}-{}",
             std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
         ));
-        let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket).map_err(|e| {
-            BackendError::Unavailable(format!(
-                "cannot create the runner socket {}: {e}",
-                socket.display()
-            ))
-        })?;
+        let socket = socket_dir.join("runner.sock");
+        let listener = {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&socket_dir)
+                .and_then(|()| UnixListener::bind(&socket))
+                .map_err(|e| {
+                    let _ = std::fs::remove_dir_all(&socket_dir);
+                    BackendError::Unavailable(format!(
+                        "cannot create the runner socket {}: {e}",
+                        socket.display()
+                    ))
+                })?
+        };
         let mut cmd = Command::new(&self.command.program);
         cmd.args(&self.command.args)
             .arg("--socket")
@@ -257,7 +270,7 @@ impl Supervisor {
         }
         tracing::info!(model = %name, path = %path.display(), "starting runner");
         let mut child = cmd.spawn().map_err(|e| {
-            let _ = std::fs::remove_file(&socket);
+            let _ = std::fs::remove_dir_all(&socket_dir);
             BackendError::Unavailable(format!(
                 "cannot start the runner for {name} ({}): {e}",
                 self.command.program.display()
@@ -302,7 +315,7 @@ impl Supervisor {
             },
             status = child.wait() => Err(("exited before it was ready".to_owned(), Some(status))),
         };
-        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_dir_all(&socket_dir);
         drop(listener);
         let (reader, writer) = match outcome {
             Ok(halves) => halves,
