@@ -315,6 +315,11 @@ async fn corrupt_model_file_fails_with_a_clear_error_and_the_server_keeps_servin
         "carries the runner's stderr: {message}"
     );
 
+    // Asked again (after the restart backoff), it fails the same clear way.
+    let (status, body) = chat(&client, &server, "broken").await;
+    assert!(status >= 500, "{status} {body}");
+    assert!(body.to_string().contains("runner for broken"), "{body}");
+
     let (status, body) = chat(&client, &server, "garbage").await;
     assert_eq!(status, 404, "{body}");
 

@@ -102,6 +102,8 @@ struct Slot {
     crashes: u32,
     /// Earliest next start after a crash.
     not_before: Option<Instant>,
+    /// Why the last start failed (repeated while the backoff runs).
+    last_error: Option<String>,
 }
 
 /// What a pending request is waiting for.
@@ -182,11 +184,12 @@ impl Supervisor {
         let (key, file) = self.files.entry(name)?;
         let slot = lock(&self.slots).entry(key.clone()).or_default().clone();
         let mut slot = slot.lock().await;
-        if let Some(conn) = &slot.conn {
+        if let Some(conn) = slot.conn.clone() {
             match conn.death() {
-                None => return Ok(conn.clone()),
+                None => return Ok(conn),
                 Some((_, true)) => {}
-                Some((_, false)) => {
+                Some((why, false)) => {
+                    slot.last_error = Some(why);
                     // A crash: the backoff grows unless the runner had been healthy.
                     if conn.started.elapsed() >= HEALTHY_AFTER {
                         slot.crashes = 0;
@@ -201,8 +204,13 @@ impl Supervisor {
         if let Some(at) = slot.not_before {
             let wait = at.saturating_duration_since(Instant::now());
             if wait > MAX_WAIT_FOR_RESTART {
+                let last = slot
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(" (last failure: {e})"))
+                    .unwrap_or_default();
                 return Err(BackendError::Unavailable(format!(
-                    "runner for {key} is restarting after repeated crashes; retry in {} s",
+                    "runner for {key} is restarting after repeated crashes; retry in {} s{last}",
                     wait.as_secs().max(1)
                 )));
             }
@@ -212,9 +220,11 @@ impl Supervisor {
             Ok(conn) => {
                 slot.conn = Some(conn.clone());
                 slot.not_before = None;
+                slot.last_error = None;
                 Ok(conn)
             }
             Err(err) => {
+                slot.last_error = Some(err.to_string());
                 slot.crashes += 1;
                 slot.not_before = Some(Instant::now() + backoff(slot.crashes));
                 Err(err)
