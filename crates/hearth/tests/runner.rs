@@ -58,6 +58,11 @@ impl Drop for Server {
 /// Start `hearth serve` (auth off, process isolation by default) with a models
 /// directory filled by `fill`, and wait until it listens.
 fn start(fill: impl FnOnce(&Path)) -> Server {
+    start_with(fill, &[])
+}
+
+/// [`start`] with more environment variables.
+fn start_with(fill: impl FnOnce(&Path), env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
@@ -70,6 +75,7 @@ fn start(fill: impl FnOnce(&Path)) -> Server {
         .env("HEARTH_AUTH_ENABLED", "false")
         .env("HEARTH_ENGINE_CONTEXT_TOKENS", "512")
         .env("HEARTH_ENGINE_THREADS", "1")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -398,4 +404,16 @@ fn gone(pid: u32) -> bool {
         s.rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('Z'))
     })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_isolation_serves_without_runners() {
+    let server = start_with(
+        |models| link_model(models, "inside"),
+        &[("HEARTH_ENGINE_ISOLATION", "in_process")],
+    );
+    let client = reqwest::Client::new();
+    let (status, body) = chat(&client, &server, "inside").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(runner_pids(&server, "inside").is_empty());
 }
