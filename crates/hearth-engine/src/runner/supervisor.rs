@@ -11,9 +11,9 @@
 //!   `BackendError::Failed("runner for MODEL exited: …; last stderr: …")`; the next
 //!   request starts it again, after a backoff that doubles with each crash
 //!   (0.5 s up to 30 s) and resets once a runner stayed up for a minute.
-//! - Runners exit when their socket closes, so they never outlive the server;
-//!   [`Supervisor::shutdown`] closes them, then kills those still running after a
-//!   grace period.
+//! - Runners exit when their socket closes, so they never outlive the server
+//!   (even one killed with SIGKILL); [`Supervisor::shutdown`] closes each socket
+//!   and sends SIGTERM, then SIGKILL after the grace period.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -168,7 +168,8 @@ impl Supervisor {
         out
     }
 
-    /// Stop every runner: close its socket, SIGKILL after the grace period.
+    /// Stop every runner: close its socket and send SIGTERM, then SIGKILL after
+    /// the grace period; returns once all have exited.
     pub async fn shutdown(&self) {
         let slots: Vec<_> = lock(&self.slots).drain().map(|(_, s)| s).collect();
         for slot in slots {
