@@ -232,7 +232,7 @@ pub struct Capabilities {
 }
 
 /// Errors a backend returns. Each maps to a row of the code table.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum BackendError {
     /// The model is not known to this backend.
     #[error("model '{0}' not found")]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 mod models;
 
-pub use models::{EngineSettings, ModelsConfig, PrefixCacheScope};
+pub use models::{EngineSettings, Isolation, ModelsConfig, PrefixCacheScope};
 
 /// Default address: loopback only, Hearth's documented port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:4327";
@@ -449,6 +449,11 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
     (
         "engine.ram_cache_mb",
         "Host RAM (MiB) keeping conversations' computed prompts warm beyond the parallel sequences.",
+        None,
+    ),
+    (
+        "engine.isolation",
+        "Where models run: \"process\" (one supervised runner process per model; a native crash fails only that model's requests) or \"in_process\".",
         None,
     ),
 ];

@@ -8,6 +8,7 @@
 //!   batching with chunked prefill, fair admission, bounded queue, prefix cache.
 //! - [`sampling`], [`stream`]: per-sequence sampling and UTF-8/stop-safe text.
 //! - [`embed`]: pooled embeddings.
+//! - [`runner`]: crash isolation: one supervised child process per model.
 //! - [`Engine`]: loads models by path and name and implements the core ports
 //!   `ChatBackend` and `EmbedBackend`.
 
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod local;
 pub mod model;
+pub mod runner;
 pub mod sampling;
 pub mod scheduler;
 pub mod stream;
@@ -26,7 +28,8 @@ pub mod template;
 
 pub use engine::{Engine, EngineConfig, LoadedModel};
 pub use error::EngineError;
-pub use local::LocalModels;
+pub use local::{LocalModels, ModelFile, ModelFiles};
 pub use model::{LoadOptions, Model, ModelInfo};
+pub use runner::{RunnerCommand, Supervisor};
 pub use sampling::SamplingDefaults;
 pub use scheduler::{KvLayout, PrefixScope, SchedulerConfig};

@@ -27,32 +27,25 @@ use crate::model::gguf::{self, GgufHeader};
 
 /// A registered model file.
 #[derive(Debug, Clone)]
-struct Entry {
-    path: PathBuf,
-    info: ModelInfo,
+pub struct ModelFile {
+    /// Where the weights are.
+    pub path: PathBuf,
+    /// What the header says.
+    pub info: ModelInfo,
 }
 
-/// The local models, loaded on demand.
-#[derive(Debug)]
-pub struct LocalModels {
-    engine: Engine,
-    entries: RwLock<BTreeMap<String, Entry>>,
-    load_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+/// The catalog part: model files by name, each header read once when it is
+/// registered. Shared by [`LocalModels`] (in-process execution) and the runner
+/// supervisor (one child process per model).
+#[derive(Debug, Default)]
+pub struct ModelFiles {
+    entries: RwLock<BTreeMap<String, ModelFile>>,
 }
 
-impl LocalModels {
-    /// No models yet, loading into `engine`.
-    pub fn new(engine: Engine) -> Self {
-        LocalModels {
-            engine,
-            entries: RwLock::default(),
-            load_locks: Mutex::default(),
-        }
-    }
-
-    /// The engine the models load into.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+impl ModelFiles {
+    /// No files yet.
+    pub fn new() -> Self {
+        ModelFiles::default()
     }
 
     /// Register `path` under `name` after checking its header. Returns the name.
@@ -62,7 +55,7 @@ impl LocalModels {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         entries.insert(
             name.to_owned(),
-            Entry {
+            ModelFile {
                 path: path.to_owned(),
                 info,
             },
@@ -96,7 +89,8 @@ impl LocalModels {
         failures
     }
 
-    fn entry(&self, name: &str) -> Result<(String, Entry), BackendError> {
+    /// The canonical name and the file registered under `name` (`:latest` ignored).
+    pub fn entry(&self, name: &str) -> Result<(String, ModelFile), BackendError> {
         let key = canonical(name);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
@@ -106,9 +100,75 @@ impl LocalModels {
             .ok_or_else(|| BackendError::ModelNotFound(name.to_owned()))
     }
 
+    /// Every registered file, sorted by name.
+    pub fn all(&self) -> Vec<ModelFile> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl ModelCatalog for ModelFiles {
+    async fn list(&self) -> Result<Vec<ModelInfo>, BackendError> {
+        Ok(self.all().into_iter().map(|e| e.info).collect())
+    }
+
+    async fn get(&self, name: &str) -> Result<ModelInfo, BackendError> {
+        Ok(self.entry(name)?.1.info)
+    }
+}
+
+/// The local models, loaded on demand into an in-process engine.
+#[derive(Debug)]
+pub struct LocalModels {
+    engine: Engine,
+    files: Arc<ModelFiles>,
+    load_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl LocalModels {
+    /// No models yet, loading into `engine`.
+    pub fn new(engine: Engine) -> Self {
+        LocalModels::with_files(engine, Arc::default())
+    }
+
+    /// The models of `files`, loading into `engine`.
+    pub fn with_files(engine: Engine, files: Arc<ModelFiles>) -> Self {
+        LocalModels {
+            engine,
+            files,
+            load_locks: Mutex::default(),
+        }
+    }
+
+    /// The engine the models load into.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The registered files.
+    pub fn files(&self) -> &Arc<ModelFiles> {
+        &self.files
+    }
+
+    /// Register `path` under `name` after checking its header. Returns the name.
+    pub fn register(&self, name: &str, path: &Path) -> Result<String, EngineError> {
+        self.files.register(name, path)
+    }
+
+    /// Register a file under its default name (the file stem, lower-cased).
+    pub fn register_file(&self, path: &Path) -> Result<String, EngineError> {
+        self.files.register_file(path)
+    }
+
+    /// Register every `*.gguf` in `dir` (see [`ModelFiles::scan_dir`]).
+    pub fn scan_dir(&self, dir: &Path) -> Vec<(PathBuf, EngineError)> {
+        self.files.scan_dir(dir)
+    }
+
     /// Load `name` unless it is loaded; concurrent callers wait for one load.
     async fn ensure_loaded(&self, name: &str) -> Result<String, BackendError> {
-        let (key, entry) = self.entry(name)?;
+        let (key, entry) = self.files.entry(name)?;
         if self.engine.get(&key).is_ok() {
             return Ok(key);
         }
@@ -134,19 +194,18 @@ impl LocalModels {
 #[async_trait]
 impl ModelCatalog for LocalModels {
     async fn list(&self) -> Result<Vec<ModelInfo>, BackendError> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        Ok(entries.values().map(|e| self.live_info(e)).collect())
+        Ok(self.files.all().iter().map(|e| self.live_info(e)).collect())
     }
 
     async fn get(&self, name: &str) -> Result<ModelInfo, BackendError> {
-        let (_, entry) = self.entry(name)?;
+        let (_, entry) = self.files.entry(name)?;
         Ok(self.live_info(&entry))
     }
 }
 
 impl LocalModels {
     /// The registered info, refined by the loaded model when it is loaded.
-    fn live_info(&self, entry: &Entry) -> ModelInfo {
+    fn live_info(&self, entry: &ModelFile) -> ModelInfo {
         let mut info = entry.info.clone();
         if let Ok(loaded) = self.engine.get(&info.name) {
             info.capabilities = loaded.capabilities();
@@ -180,7 +239,7 @@ impl EmbedBackend for LocalModels {
 }
 
 /// `name:latest` and `name` are the same model.
-fn canonical(name: &str) -> &str {
+pub fn canonical(name: &str) -> &str {
     name.strip_suffix(":latest").unwrap_or(name)
 }
 

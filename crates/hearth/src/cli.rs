@@ -34,6 +34,45 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Internal: serve one model to the server over a Unix socket (started by
+    /// `hearth serve` when `engine.isolation = "process"`).
+    #[command(hide = true)]
+    Runner(RunnerArgs),
+}
+
+/// Arguments of the hidden `hearth runner` subcommand.
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// The supervisor's socket to connect to.
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// The model's name.
+    #[arg(long)]
+    pub model_name: String,
+    /// The GGUF file.
+    #[arg(long)]
+    pub model_file: PathBuf,
+    /// engine.threads
+    #[arg(long, default_value_t = 0)]
+    pub threads: u32,
+    /// engine.context_tokens
+    #[arg(long, default_value_t = 4096)]
+    pub context_tokens: u32,
+    /// engine.parallel
+    #[arg(long, default_value_t = 4)]
+    pub parallel: u32,
+    /// engine.max_queue
+    #[arg(long, default_value_t = 64)]
+    pub max_queue: u32,
+    /// engine.prefix_cache_scope: principal or server.
+    #[arg(long, default_value = "principal")]
+    pub prefix_cache_scope: String,
+    /// engine.ram_cache_mb
+    #[arg(long, default_value_t = 256)]
+    pub ram_cache_mb: u32,
+    /// Log filter for the runner's stderr (read by the server).
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
 }
 
 #[derive(Debug, Subcommand)]

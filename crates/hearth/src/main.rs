@@ -24,5 +24,6 @@ fn main() -> ExitCode {
         Command::User { command } => commands::user::main(command),
         Command::Key { command } => commands::key::main(command),
         Command::Version => commands::version(),
+        Command::Runner(args) => commands::engine::runner(args),
     }
 }

@@ -27,6 +27,18 @@ pub enum PrefixCacheScope {
     Server,
 }
 
+/// Where models execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Each loaded model runs in a supervised child process (a runner): a native
+    /// crash fails that model's requests, the server keeps serving.
+    Process,
+    /// Models run inside the server process (no process overhead; a native crash
+    /// takes the server down).
+    InProcess,
+}
+
 /// `[engine]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +57,8 @@ pub struct EngineSettings {
     /// Host RAM (MiB) keeping conversations' computed prompts warm beyond the
     /// parallel sequences (0 disables).
     pub ram_cache_mb: u32,
+    /// `process` (a supervised runner per model) or `in_process`.
+    pub isolation: Isolation,
 }
 
 impl Default for EngineSettings {
@@ -56,6 +70,7 @@ impl Default for EngineSettings {
             max_queue: 64,
             prefix_cache_scope: PrefixCacheScope::Principal,
             ram_cache_mb: 256,
+            isolation: Isolation::Process,
         }
     }
 }

@@ -102,13 +102,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "hearth {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION"),
     );
-    let local = super::engine::local_models(&config)?;
+    let models = super::engine::models(&config)?;
+    let supervisor = models.supervisor.clone();
     let state = AppState::new(Parts {
         config: config.clone(),
         store: store.clone(),
-        chat: local.clone(),
-        embed: local.clone(),
-        models: local,
+        chat: models.chat,
+        embed: models.embed,
+        models: models.catalog,
         metrics,
     });
     let state = super::accounts::wire(state, &config, addr).await?;
@@ -123,6 +124,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     spawn_conversation_purge(state.conversations.clone());
     let stopped = hearth_server::serve(listener, state, shutdown).await?;
+    if let Some(supervisor) = supervisor {
+        supervisor.shutdown().await;
+    }
     store.close().await;
     tracing::info!(?stopped, "stopped");
     Ok(())
