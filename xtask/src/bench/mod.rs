@@ -509,12 +509,7 @@ impl Bench {
         let s = &self.shape;
         RunInfo {
             date: llama_tools::now_utc(),
-            command: format!(
-                "cargo xtask bench {}",
-                std::env::args().skip(2).collect::<Vec<_>>().join(" ")
-            )
-            .trim_end()
-            .to_owned(),
+            command: command_line(),
             machine: machine.summary(),
             llama_cpp: self
                 .tools
@@ -544,13 +539,29 @@ impl Bench {
                 busy_median * 100.0,
                 waited
             ),
+            threads: self.opts.threads,
+            parallel: self.opts.parallel,
             concurrency: s.concurrency.clone(),
+            conversations: s.conversations,
             turns: s.turns,
             engine_prompt: 256,
             engine_gen: 128,
             engine_depth: 256,
         }
     }
+}
+
+/// This command line, arguments with spaces quoted.
+fn command_line() -> String {
+    let mut parts = vec!["cargo xtask bench".to_owned()];
+    for arg in std::env::args().skip(2) {
+        if arg.contains(' ') {
+            parts.push(format!("'{arg}'"));
+        } else {
+            parts.push(arg);
+        }
+    }
+    parts.join(" ")
 }
 
 fn side_slug(side: Side) -> &'static str {

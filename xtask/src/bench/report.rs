@@ -73,6 +73,13 @@ impl Results {
         ratio_spread(&pairs)
     }
 
+    /// Like [`Self::spread`] for llama-server, else for Hearth (for figures
+    /// both sides should agree on, such as prompt token counts).
+    fn either(&self, key: &str) -> Option<Spread> {
+        self.spread(Side::Llama, key)
+            .or_else(|| self.spread(Side::Hearth, key))
+    }
+
     fn has(&self, side: Side) -> bool {
         self.side(side).iter().any(Option::is_some)
     }
@@ -88,7 +95,10 @@ pub struct RunInfo {
     pub model: String,
     pub settings: String,
     pub noise: String,
+    pub threads: usize,
+    pub parallel: usize,
     pub concurrency: Vec<usize>,
+    pub conversations: usize,
     pub turns: usize,
     pub engine_prompt: u32,
     pub engine_gen: u32,
@@ -169,8 +179,12 @@ pub fn render(r: &Results, cx: &RunInfo) -> String {
 }
 
 fn single_section(out: &mut String, r: &Results, _cx: &RunInfo) {
-    let prompt = fmt_spread(r.spread(Side::Llama, "single.prompt_tokens"));
-    let generated = fmt_spread(r.spread(Side::Llama, "single.completion_tokens"));
+    let median = |key| {
+        r.either(key)
+            .map_or_else(|| "?".to_owned(), |s| format!("{:.0}", s.median))
+    };
+    let prompt = median("single.prompt_tokens");
+    let generated = median("single.completion_tokens");
     let _ = write!(
         out,
         "\n### Single stream\n\nOne request at a time: a chat prompt of {prompt} tokens \
@@ -190,10 +204,10 @@ fn single_section(out: &mut String, r: &Results, _cx: &RunInfo) {
 }
 
 fn engine_section(out: &mut String, r: &Results, cx: &RunInfo) {
-    let (p, n, d) = (cx.engine_prompt, cx.engine_gen, cx.engine_depth);
+    let (p, n, d, t) = (cx.engine_prompt, cx.engine_gen, cx.engine_depth, cx.threads);
     let _ = write!(
         out,
-        "\n### Engine level: llama-bench\n\n`llama-bench -t THREADS -p {p} -n {n} -d 0,{d}` \
+        "\n### Engine level: llama-bench\n\n`llama-bench -t {t} -p {p} -n {n} -d 0,{d}` \
          (llama.cpp's own benchmark, no HTTP). The last two columns compare the \
          single-stream HTTP figures above with the closest llama-bench test of the same round.\n\n\
          | test | llama-bench (tokens/s) | llama-server HTTP / llama-bench | Hearth HTTP / llama-bench |\n\
@@ -242,11 +256,12 @@ fn concurrency_section(out: &mut String, r: &Results, cx: &RunInfo) {
     let _ = write!(
         out,
         "\n### Simultaneous requests\n\nN requests sent at once (distinct prompts of the \
-         single-stream size) to a server with 4 parallel sequences. Aggregate generation is all \
-         generated tokens over the wall time from the first request sent to the last stream \
-         closed (prefill included).\n\n\
+         single-stream size) to a server with {parallel} parallel sequences. Aggregate generation \
+         is all generated tokens over the wall time from the first request sent to the last \
+         stream closed (prefill included).\n\n\
          | N | aggregate generation (tokens/s) llama-server | Hearth | ratio | TTFT p50 (s) llama-server | Hearth | ratio | TTFT p95 (s) llama-server | Hearth | ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        parallel = cx.parallel
     );
     for n in &cx.concurrency {
         let mut cells = Vec::new();
@@ -266,10 +281,12 @@ fn concurrency_section(out: &mut String, r: &Results, cx: &RunInfo) {
 fn multi_turn_section(out: &mut String, r: &Results, cx: &RunInfo) {
     let _ = write!(
         out,
-        "\n### Multi-turn\n\n16 conversations of {turns} turns, interleaved (turn t of every \
-         conversation, 4 at a time, before turn t+1); each turn resends the whole history.\n\n\
-         {COMPARE_HEAD}",
-        turns = cx.turns
+        "\n### Multi-turn\n\n{convs} conversations of {turns} turns, interleaved (turn t of every \
+         conversation, {parallel} at a time, before turn t+1) on {parallel} parallel sequences; \
+         each turn resends the whole history.\n\n{COMPARE_HEAD}",
+        convs = cx.conversations,
+        turns = cx.turns,
+        parallel = cx.parallel,
     );
     row(
         out,
@@ -300,11 +317,12 @@ fn multi_turn_section(out: &mut String, r: &Results, cx: &RunInfo) {
     );
     for t in 1..=cx.turns {
         let k = |m: &str| format!("multiturn.turn{t}.{m}");
-        let med = |side, key: &str| fmt_spread(r.spread(side, key).map(|s| Spread { n: 1, ..s }));
+        let only_median = |s: Option<Spread>| fmt_spread(s.map(|s| Spread { n: 1, ..s }));
+        let med = |side, key: &str| only_median(r.spread(side, key));
         let _ = writeln!(
             out,
             "| {t} | {} | {} | {} | {} | {} |",
-            med(Side::Llama, &k("prompt_tokens")),
+            only_median(r.either(&k("prompt_tokens"))),
             med(Side::Llama, &k("cached_tokens")),
             med(Side::Hearth, &k("cached_tokens")),
             med(Side::Llama, &k("ttft_p50_s")),

@@ -535,6 +535,76 @@ mod tests {
         );
     }
 
+    /// Serves one streamed completion on a loopback port: three text chunks
+    /// 20 ms apart, in chunked encoding, then usage and `[DONE]`.
+    fn fake_server() -> SocketAddr {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["stream"], true);
+            let mut w = stream;
+            w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap();
+            let mut event = |data: &str| {
+                let e = format!("data: {data}\n\n");
+                w.write_all(format!("{:x}\r\n{e}\r\n", e.len()).as_bytes())
+                    .unwrap();
+                w.flush().unwrap();
+            };
+            event(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#);
+            for word in ["a", "b", "c"] {
+                std::thread::sleep(Duration::from_millis(20));
+                event(&format!(
+                    r#"{{"choices":[{{"delta":{{"content":"{word}"}}}}]}}"#
+                ));
+            }
+            event(
+                r#"{"choices":[],"usage":{"completion_tokens":3,"prompt_tokens":40,"prompt_tokens_details":{"cached_tokens":8}}}"#,
+            );
+            event("[DONE]");
+            w.write_all(b"0\r\n\r\n").unwrap();
+        });
+        addr
+    }
+
+    #[test]
+    fn chat_measures_a_streamed_completion() {
+        let target = Target {
+            addr: fake_server(),
+            api_key: Some("k".into()),
+            model: "m".into(),
+            extra: Map::new(),
+            timeout: Duration::from_secs(5),
+        };
+        let out = chat(&target, &prompt_messages("t", 5, 0), 3).unwrap();
+        assert_eq!(out.text, "abc");
+        assert_eq!(out.completion_tokens, 3);
+        assert_eq!((out.prompt_tokens, out.cached_tokens), (Some(40), Some(8)));
+        let ttft = out.ttft.unwrap();
+        let decode = out.decode.unwrap();
+        assert!(ttft >= Duration::from_millis(15), "{ttft:?}");
+        assert!(decode >= Duration::from_millis(30), "{decode:?}");
+        let tps = out.decode_tps().unwrap();
+        assert!(tps > 1.0 && tps < 100.0, "{tps}");
+    }
+
     #[test]
     fn outcome_rates() {
         let t0 = Instant::now();
