@@ -435,7 +435,15 @@ impl Bench {
         println!("         single stream {}", summary(m, "single."));
         self.wait_idle();
         workloads::concurrency(target, &shape, &nonce, m)?;
-        println!("         concurrency   {}", summary(m, "conc"));
+        for n in &shape.concurrency {
+            let get = |k: &str| m.get(&format!("conc{n}.{k}")).copied().unwrap_or(f64::NAN);
+            println!(
+                "         {n:>2} at once    aggregate {:.1} tokens/s, TTFT p50 {:.2} s, p95 {:.2} s",
+                get("agg_tps"),
+                get("ttft_p50_s"),
+                get("ttft_p95_s")
+            );
+        }
         self.wait_idle();
         workloads::multi_turn(target, &shape, &nonce, m)?;
         println!(
@@ -480,6 +488,18 @@ impl Bench {
 
     /// Prints and writes the report, and saves the raw results.
     fn finish(&self, results: &Results, machine: &machine::MachineInfo) -> Result<()> {
+        for (side, rounds) in [
+            (Side::Llama, &results.llama),
+            (Side::Hearth, &results.hearth),
+        ] {
+            if !rounds.is_empty() && rounds.iter().all(Option::is_none) {
+                bail!(
+                    "every {} round failed (see above); {} left as it was",
+                    side.label(),
+                    self.opts.output.display()
+                );
+            }
+        }
         let info = self.run_info(machine);
         let section = report::render(results, &info);
         println!("\n{section}");
