@@ -31,11 +31,12 @@ use report::{Results, RunInfo, Side};
 use server::{EngineBench, LaunchVars, RunningServer};
 use workloads::{Metrics, Shape, Target};
 
-/// Default Hearth launch command. `--model`, `--threads`, `--ctx-size` and
-/// `--parallel` are the flags the engine's `serve` is expected to grow; pass
-/// `--hearth-cmd` while they differ.
-pub const DEFAULT_HEARTH_CMD: &str = "{target_dir}/release/hearth serve --bind 127.0.0.1:{port} \
-     --data-dir {data_dir} --model {model} --threads {threads} --ctx-size {ctx} --parallel {parallel}";
+/// Default Hearth launch command: engine settings through `HEARTH_ENGINE_*`
+/// (the per-sequence context is the total divided by the parallel sequences,
+/// as llama-server's `-c` is), authentication off (loopback only).
+pub const DEFAULT_HEARTH_CMD: &str = "env HEARTH_AUTH_ENABLED=false HEARTH_ENGINE_THREADS={threads} \
+     HEARTH_ENGINE_CONTEXT_TOKENS={ctx_per_seq} HEARTH_ENGINE_PARALLEL={parallel} \
+     {target_dir}/release/hearth serve --bind 127.0.0.1:{port} --data-dir {data_dir} --model {model}";
 
 /// Usage text of `cargo xtask bench`.
 pub const USAGE: &str = "\
@@ -52,11 +53,11 @@ cargo xtask bench [options]
     --ctx N                 total context of each server (default 8192)
     --parallel N            parallel sequences of each server (default 4)
     --hearth-cmd TEMPLATE   Hearth launch command, run through `sh -c`; placeholders
-                            {port} {model} {threads} {ctx} {parallel} {data_dir}
-                            {target_dir} (cargo's target directory)
-                            (default: {target_dir}/release/hearth serve --bind 127.0.0.1:{port}
-                            --data-dir {data_dir} --model {model} --threads {threads}
-                            --ctx-size {ctx} --parallel {parallel})
+                            {port} {model} {threads} {ctx} {ctx_per_seq} {parallel}
+                            {data_dir} {target_dir} (cargo's target directory)
+                            (default: env HEARTH_AUTH_ENABLED=false HEARTH_ENGINE_THREADS=…
+                            HEARTH_ENGINE_CONTEXT_TOKENS={ctx_per_seq} HEARTH_ENGINE_PARALLEL=…
+                            {target_dir}/release/hearth serve --bind … --data-dir … --model {model})
     --hearth-health PATH    readiness path of Hearth (default /readyz)
     --hearth-api-key KEY    bearer key for Hearth (default: $HEARTH_BENCH_API_KEY)
     --hearth-extra JSON     extra request fields for Hearth (default {\"ignore_eos\": true})
@@ -655,7 +656,11 @@ mod tests {
             target_dir: "/t".into(),
         };
         let cmd = server::expand_template(DEFAULT_HEARTH_CMD, &vars).unwrap();
-        assert!(cmd.starts_with("/t/release/hearth serve --bind 127.0.0.1:1 "));
+        assert!(cmd.contains("HEARTH_ENGINE_CONTEXT_TOKENS=2048 "), "{cmd}");
+        assert!(
+            cmd.contains("/t/release/hearth serve --bind 127.0.0.1:1 "),
+            "{cmd}"
+        );
         assert!(!cmd.contains('{'));
     }
 }

@@ -26,6 +26,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{model}",
     "{threads}",
     "{ctx}",
+    "{ctx_per_seq}",
     "{parallel}",
     "{data_dir}",
     "{target_dir}",
@@ -50,6 +51,7 @@ pub fn expand_template(template: &str, v: &LaunchVars) -> Result<String> {
         .replace("{port}", &v.port.to_string())
         .replace("{model}", &v.model.display().to_string())
         .replace("{threads}", &v.threads.to_string())
+        .replace("{ctx_per_seq}", &(v.ctx / v.parallel.max(1)).to_string())
         .replace("{ctx}", &v.ctx.to_string())
         .replace("{parallel}", &v.parallel.to_string())
         .replace("{data_dir}", &v.data_dir.display().to_string())
