@@ -10,6 +10,12 @@ need_packages cmake:cmake clang:clang "/usr/lib/llvm-*/lib/libclang.so*:libclang
 echo "==> fetching the default model"
 cargo xtask fetch-test-models
 model="$(cargo xtask test-models-dir)/smollm2-135m-instruct-q4_1.gguf"
+if command -v npm >/dev/null 2>&1; then
+    echo "==> building the web app"
+    ./scripts/build-ui.sh
+else
+    echo "==> npm not found: serving without the web app (the APIs work; install Node.js >= 20.19 for the UI)"
+fi
 echo "==> building (the first build compiles llama.cpp: ~10 minutes on 2 cores)"
 cargo build --release --locked -p hearth
 exec cargo run --release --locked -q -p hearth -- serve --model "$model" "$@"
