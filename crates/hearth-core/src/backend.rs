@@ -116,6 +116,11 @@ pub struct SamplingParams {
     pub logprobs: bool,
     /// Output constraint (JSON, schema, grammar).
     pub constraint: OutputConstraint,
+    /// Keep generating past end-of-generation tokens until `max_tokens`
+    /// (llama-server's and vLLM's `ignore_eos`, for benchmarks). Ignored under a
+    /// constraint, whose grammar decides where the output ends.
+    #[serde(default)]
+    pub ignore_eos: bool,
 }
 
 /// A request to generate text.

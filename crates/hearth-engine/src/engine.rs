@@ -239,6 +239,8 @@ impl LoadedModel {
             prompt,
             sampler,
             max_tokens: request.params.max_tokens.unwrap_or(u32::MAX),
+            ignore_eos: request.params.ignore_eos
+                && request.params.constraint == hearth_core::backend::OutputConstraint::None,
             stop: request.params.stop,
             principal: request.principal,
             events,

@@ -264,3 +264,33 @@ async fn json_object_mode_and_token_counting() {
         "the default system prompt is counted: {counted}"
     );
 }
+
+#[tokio::test]
+async fn ignore_eos_generates_exactly_max_tokens() {
+    let engine = engine(small_config(1)).await;
+    // A greeting that the model answers briefly and ends with its end token.
+    let natural = collect(
+        engine
+            .generate(chat("u", "Say hi.", greedy(200)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        natural.finish,
+        FinishReason::Stop,
+        "the model ends this answer by itself"
+    );
+    let wanted = natural.stats.completion_tokens + 20;
+    let params = SamplingParams {
+        ignore_eos: true,
+        ..greedy(wanted)
+    };
+    let forced = collect(engine.generate(chat("u", "Say hi.", params)).await.unwrap()).await;
+    assert_eq!(forced.finish, FinishReason::Length);
+    assert_eq!(forced.stats.completion_tokens, wanted);
+    assert!(
+        forced.text().starts_with(&natural.text()),
+        "same greedy start"
+    );
+}

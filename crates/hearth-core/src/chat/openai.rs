@@ -44,6 +44,7 @@ impl TryFrom<ChatCompletionRequest> for ValidChatRequest {
             top_logprobs: top_logprobs as u8,
             logprobs: r.logprobs.unwrap_or(false) || top_logprobs > 0,
             constraint: response_format(r.response_format)?,
+            ignore_eos: r.ignore_eos.unwrap_or(false),
         };
         let tools = tools(r.tools.unwrap_or_default())?;
         let tool_choice = tool_choice(r.tool_choice, &tools)?;
@@ -122,6 +123,7 @@ impl TryFrom<CompletionRequest> for ValidCompletionRequest {
             stop: stop_strings("stop", r.stop.map(|s| s.into_vec()).unwrap_or_default())?,
             logprobs: top.is_some(),
             top_logprobs: top.unwrap_or(0) as u8,
+            ignore_eos: r.ignore_eos.unwrap_or(false),
             ..SamplingParams::default()
         };
         let stream = r.stream.unwrap_or(false);

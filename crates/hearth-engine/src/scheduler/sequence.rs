@@ -31,6 +31,8 @@ pub struct Job {
     pub max_tokens: u32,
     /// Stop strings.
     pub stop: Vec<String>,
+    /// Generate past end-of-generation tokens (benchmarks).
+    pub ignore_eos: bool,
     /// On whose behalf.
     pub principal: Principal,
     /// Event channel.
@@ -66,6 +68,7 @@ pub struct Sequence {
     /// Admission order, for prefill priority.
     pub admitted: u64,
     max_tokens: u32,
+    ignore_eos: bool,
     sampler: SequenceSampler,
     text: TextStream,
     logprobs: Vec<TokenLogprob>,
@@ -86,6 +89,7 @@ impl Sequence {
             generated: 0,
             admitted,
             max_tokens: job.max_tokens,
+            ignore_eos: job.ignore_eos,
             sampler: job.sampler,
             text: TextStream::new(&job.stop),
             logprobs: Vec::new(),
@@ -111,7 +115,7 @@ impl Sequence {
     ) -> Result<Next, EngineError> {
         let sampled = self.sampler.sample(logits)?;
         self.first_token_at.get_or_insert_with(Instant::now);
-        if model.is_end_of_generation(sampled.token) {
+        if model.is_end_of_generation(sampled.token) && !self.ignore_eos {
             return Ok(Next::Finish(FinishReason::Stop));
         }
         self.sampler.accept(sampled.token)?;

@@ -41,6 +41,10 @@ pub struct ChatCompletionRequest {
     /// Multiplicative repetition penalty (extension).
     #[serde(default)]
     pub repetition_penalty: Option<f32>,
+    /// Generate exactly `max_tokens`, past end-of-generation tokens (extension,
+    /// as llama-server and vLLM; for benchmarks).
+    #[serde(default)]
+    pub ignore_eos: Option<bool>,
     /// -2 to 2.
     #[serde(default)]
     pub frequency_penalty: Option<f32>,

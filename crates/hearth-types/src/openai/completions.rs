@@ -45,6 +45,10 @@ pub struct CompletionRequest {
     /// Up to 16 stop strings.
     #[serde(default)]
     pub stop: Option<StringOrList>,
+    /// Generate exactly `max_tokens`, past end-of-generation tokens (extension,
+    /// as llama-server and vLLM; for benchmarks).
+    #[serde(default)]
+    pub ignore_eos: Option<bool>,
     /// -2 to 2.
     #[serde(default)]
     pub presence_penalty: Option<f32>,
