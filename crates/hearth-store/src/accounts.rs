@@ -324,17 +324,7 @@ impl AccountRepo for SqlAccounts {
         owner: Option<&UserId>,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at_ms = $1 \
-             WHERE id = $2 AND revoked_at_ms IS NULL AND ($3 IS NULL OR user_id = $3)",
-        )
-        .bind(at_ms)
-        .bind(id)
-        .bind(owner.map(|o| o.0.clone()))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        affected_one(done)
+        self.revoke("api_keys", id, owner, at_ms).await
     }
 
     async fn touch_key(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
@@ -414,17 +404,7 @@ impl AccountRepo for SqlAccounts {
         owner: Option<&UserId>,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at_ms = $1 \
-             WHERE id = $2 AND revoked_at_ms IS NULL AND ($3 IS NULL OR user_id = $3)",
-        )
-        .bind(at_ms)
-        .bind(id)
-        .bind(owner.map(|o| o.0.clone()))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        affected_one(done)
+        self.revoke("sessions", id, owner, at_ms).await
     }
 
     async fn revoke_user_sessions(&self, user: &UserId, at_ms: i64) -> Result<u64, StoreError> {
@@ -557,5 +537,29 @@ impl AccountRepo for SqlAccounts {
         .await
         .map_err(map_err)?;
         rows.iter().map(row_to_audit).collect()
+    }
+}
+
+impl SqlAccounts {
+    /// Revoke a not-yet-revoked row of `table` (`api_keys` or `sessions`: a
+    /// constant, never input), optionally only if `owner` holds it.
+    async fn revoke(
+        &self,
+        table: &'static str,
+        id: &str,
+        owner: Option<&UserId>,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET revoked_at_ms = $1 \
+             WHERE id = $2 AND revoked_at_ms IS NULL AND ($3 IS NULL OR user_id = $3)"
+        ))
+        .bind(at_ms)
+        .bind(id)
+        .bind(owner.map(|o| o.0.clone()))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        affected_one(done)
     }
 }
