@@ -456,6 +456,16 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         "Where models run: \"process\" (one supervised runner process per model; a native crash fails only that model's requests) or \"in_process\".",
         None,
     ),
+    (
+        "engine.keep_alive_secs",
+        "Seconds an idle model stays loaded (negative: until evicted for room; 0: unload when idle). Ollama's keep_alive overrides it per request.",
+        None,
+    ),
+    (
+        "engine.memory_budget_mb",
+        "Memory (MiB) loaded models may hold together, estimated from file size plus KV and prompt caches; least recently used idle models are unloaded to make room (0 = 3/4 of physical RAM).",
+        None,
+    ),
 ];
 
 /// Where a configuration value came from.

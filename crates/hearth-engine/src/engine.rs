@@ -66,6 +66,11 @@ impl Engine {
         }
     }
 
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// Load `path` under `name` with the engine's default scheduler settings.
     pub async fn load(&self, name: &str, path: &Path) -> Result<ModelInfo> {
         self.load_with(name, path, self.config.scheduler.clone())

@@ -30,6 +30,6 @@ pub use engine::{Engine, EngineConfig, LoadedModel};
 pub use error::EngineError;
 pub use local::{LocalModels, ModelFile, ModelFiles};
 pub use model::{LoadOptions, Model, ModelInfo};
-pub use runner::{RunnerCommand, Supervisor};
+pub use runner::{Residency, RunnerCommand, Supervisor};
 pub use sampling::SamplingDefaults;
 pub use scheduler::{KvLayout, PrefixScope, SchedulerConfig};

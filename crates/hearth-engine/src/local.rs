@@ -19,7 +19,7 @@ use hearth_core::backend::{
     BackendError, Capabilities, ChatBackend, EmbedBackend, EmbedRequest, EmbedResponse,
     GenerateRequest, GenerationStream, Prompt,
 };
-use hearth_core::models::{ModelCatalog, ModelInfo};
+use hearth_core::models::{LoadedModel, ModelCatalog, ModelInfo};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -32,6 +32,31 @@ pub struct ModelFile {
     pub path: PathBuf,
     /// What the header says.
     pub info: ModelInfo,
+    /// Bytes of KV cache one token takes (f16 keys and values, every layer).
+    pub kv_bytes_per_token: u64,
+}
+
+impl ModelFile {
+    /// Memory the model holds once loaded with `config`: the weights (mapped
+    /// from the file), the KV cache of every slot, the prompt-cache RAM tier
+    /// and a fixed allowance for compute buffers. An estimate, on the high side.
+    pub fn memory_estimate(&self, config: &crate::SchedulerConfig) -> u64 {
+        const COMPUTE_BUFFERS: u64 = 64 << 20;
+        let context = match config.context_tokens {
+            0 => self.info.context_length.unwrap_or(4096).clamp(256, 4096),
+            n => n.max(256),
+        }
+        .div_ceil(256) as u64
+            * 256;
+        let cells = match config.kv_layout {
+            crate::scheduler::KvLayout::PerSequence => context * u64::from(config.slot_count()),
+            crate::scheduler::KvLayout::Shared => context,
+        };
+        self.info.size_bytes
+            + cells * self.kv_bytes_per_token
+            + config.ram_cache_bytes as u64
+            + COMPUTE_BUFFERS
+    }
 }
 
 /// The catalog part: model files by name, each header read once when it is
@@ -52,12 +77,14 @@ impl ModelFiles {
     pub fn register(&self, name: &str, path: &Path) -> Result<String, EngineError> {
         let header = gguf::read_header(path)?;
         let info = describe(name, path, &header);
+        let kv_bytes_per_token = kv_bytes_per_token(&header);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         entries.insert(
             name.to_owned(),
             ModelFile {
                 path: path.to_owned(),
                 info,
+                kv_bytes_per_token,
             },
         );
         Ok(name.to_owned())
@@ -201,6 +228,35 @@ impl ModelCatalog for LocalModels {
         let (_, entry) = self.files.entry(name)?;
         Ok(self.live_info(&entry))
     }
+
+    /// In process, models stay loaded until unloaded (no keep-alive, no budget).
+    async fn loaded(&self) -> Result<Vec<LoadedModel>, BackendError> {
+        let config = &self.engine.config().scheduler;
+        Ok(self
+            .engine
+            .model_names()
+            .into_iter()
+            .filter_map(|name| {
+                let (_, file) = self.files.entry(&name).ok()?;
+                Some(LoadedModel {
+                    memory_bytes: file.memory_estimate(config),
+                    name,
+                    expires_at_ms: None,
+                    active_requests: 0,
+                    pid: None,
+                })
+            })
+            .collect())
+    }
+
+    async fn preload(&self, name: &str) -> Result<(), BackendError> {
+        self.ensure_loaded(name).await.map(|_| ())
+    }
+
+    async fn unload(&self, name: &str) -> Result<bool, BackendError> {
+        let (key, _) = self.files.entry(name)?;
+        Ok(self.engine.unload(&key).is_ok())
+    }
 }
 
 impl LocalModels {
@@ -248,6 +304,21 @@ pub fn default_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().to_lowercase())
         .unwrap_or_else(|| "model".to_owned())
+}
+
+/// KV bytes per token from the header: f16 keys and values for every layer
+/// (`key_length`/`value_length` per head when given, else embedding / heads).
+fn kv_bytes_per_token(header: &GgufHeader) -> u64 {
+    let layers = header.arch_u64("block_count").unwrap_or(0);
+    let embedding = header.arch_u64("embedding_length").unwrap_or(0);
+    let heads = header.arch_u64("attention.head_count").unwrap_or(1).max(1);
+    let kv_heads = header.arch_u64("attention.head_count_kv").unwrap_or(heads);
+    let head_dim = embedding / heads;
+    let key = header.arch_u64("attention.key_length").unwrap_or(head_dim);
+    let value = header
+        .arch_u64("attention.value_length")
+        .unwrap_or(head_dim);
+    layers * kv_heads * (key + value) * 2
 }
 
 /// What the header alone says, before any weights are loaded.

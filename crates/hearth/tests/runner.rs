@@ -417,3 +417,172 @@ async fn in_process_isolation_serves_without_runners() {
     assert_eq!(status, 200, "{body}");
     assert!(runner_pids(&server, "inside").is_empty());
 }
+
+async fn ps(client: &reqwest::Client, server: &Server) -> serde_json::Value {
+    let res = client
+        .get(format!("{}/api/ps", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn ps_names(ps: &serde_json::Value) -> Vec<String> {
+    ps["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Wait (up to `limit`) until `done` holds.
+async fn eventually(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let begin = Instant::now();
+    while !done() {
+        assert!(begin.elapsed() < limit, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_does_not_fit_unloads_the_idle_one_first() {
+    // Each SmolLM2 runner is estimated at ~210 MiB here (98 MB of weights,
+    // 4 × 512 tokens of KV, compute buffers, no prompt-cache tier): one fits in
+    // 300 MiB, two do not.
+    let server = start_with(
+        |models| {
+            link_model(models, "first");
+            link_model(models, "second");
+        },
+        &[
+            ("HEARTH_ENGINE_MEMORY_BUDGET_MB", "300"),
+            ("HEARTH_ENGINE_RAM_CACHE_MB", "0"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let (status, body) = chat(&client, &server, "first").await;
+    assert_eq!(status, 200, "{body}");
+    let first = runner_pids(&server, "first");
+    assert_eq!(first.len(), 1);
+    let listed = ps(&client, &server).await;
+    assert_eq!(ps_names(&listed), ["first"], "{listed}");
+    let size = listed["models"][0]["size"].as_u64().unwrap();
+    assert!(
+        (150 << 20..300 << 20).contains(&size),
+        "estimate {size} bytes"
+    );
+
+    let (status, body) = chat(&client, &server, "second").await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_logged("unloading idle model to make room");
+    eventually(Duration::from_secs(10), "first runner exits", || {
+        gone(first[0])
+    })
+    .await;
+    assert_eq!(runner_pids(&server, "second").len(), 1);
+    assert_eq!(ps_names(&ps(&client, &server).await), ["second"]);
+
+    // And back: the first model reloads in place of the second.
+    let (status, body) = chat(&client, &server, "first").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ps_names(&ps(&client, &server).await), ["first"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_larger_than_the_budget_is_refused_with_the_numbers() {
+    let server = start_with(
+        |models| link_model(models, "big"),
+        &[("HEARTH_ENGINE_MEMORY_BUDGET_MB", "64")],
+    );
+    let client = reqwest::Client::new();
+    let (status, body) = chat(&client, &server, "big").await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not enough memory to load big")
+            && message.contains("the budget (engine.memory_budget_mb) is 64 MiB"),
+        "{body}"
+    );
+    assert!(runner_pids(&server, "big").is_empty());
+    // The server still answers.
+    assert_eq!(ps_names(&ps(&client, &server).await), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_models_unload_when_their_keep_alive_runs_out() {
+    let server = start_with(
+        |models| {
+            link_model(models, "brief");
+            link_model(models, "kept");
+        },
+        &[("HEARTH_ENGINE_KEEP_ALIVE_SECS", "1")],
+    );
+    let client = reqwest::Client::new();
+    let (status, body) = chat(&client, &server, "brief").await;
+    assert_eq!(status, 200, "{body}");
+    let brief = runner_pids(&server, "brief");
+    assert_eq!(brief.len(), 1);
+
+    // Ollama's warm-up (no prompt) with keep_alive -1 keeps "kept" forever.
+    let res = client
+        .post(format!("{}/api/generate", server.base))
+        .json(&serde_json::json!({"model": "kept", "keep_alive": -1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let line: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(line["done_reason"], "load", "{line}");
+    let listed = ps(&client, &server).await;
+    let kept = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "kept")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        kept["expires_at"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("9999-"),
+        "{listed}"
+    );
+
+    eventually(Duration::from_secs(10), "brief's runner exits", || {
+        gone(brief[0])
+    })
+    .await;
+    server.wait_logged("unloading idle model (keep-alive over)");
+    assert_eq!(ps_names(&ps(&client, &server).await), ["kept"]);
+
+    // `ollama stop`: keep_alive 0 without a prompt unloads at once.
+    let res = client
+        .post(format!("{}/api/generate", server.base))
+        .json(&serde_json::json!({"model": "kept", "keep_alive": 0}))
+        .send()
+        .await
+        .unwrap();
+    let line: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(line["done_reason"], "unload", "{line}");
+    assert_eq!(ps_names(&ps(&client, &server).await), Vec::<String>::new());
+
+    // A bad keep_alive is refused naming the field.
+    let res = client
+        .post(format!("{}/api/generate", server.base))
+        .json(&serde_json::json!({"model": "kept", "prompt": "hi", "keep_alive": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("keep_alive"),
+        "{body}"
+    );
+}

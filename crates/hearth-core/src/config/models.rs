@@ -59,6 +59,12 @@ pub struct EngineSettings {
     pub ram_cache_mb: u32,
     /// `process` (a supervised runner per model) or `in_process`.
     pub isolation: Isolation,
+    /// Seconds an idle model stays loaded (negative: until evicted; 0: unload
+    /// when idle). Requests may override it (Ollama's `keep_alive`).
+    pub keep_alive_secs: i64,
+    /// Memory (MiB) the loaded models may hold together, estimated from their
+    /// files plus KV and prompt caches (0 = three quarters of physical RAM).
+    pub memory_budget_mb: u64,
 }
 
 impl Default for EngineSettings {
@@ -71,6 +77,8 @@ impl Default for EngineSettings {
             prefix_cache_scope: PrefixCacheScope::Principal,
             ram_cache_mb: 256,
             isolation: Isolation::Process,
+            keep_alive_secs: 300,
+            memory_budget_mb: 0,
         }
     }
 }

@@ -9,4 +9,4 @@ pub mod child;
 pub mod protocol;
 pub mod supervisor;
 
-pub use supervisor::{RunnerCommand, Supervisor};
+pub use supervisor::{Residency, RunnerCommand, Supervisor};

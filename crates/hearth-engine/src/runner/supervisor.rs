@@ -14,6 +14,11 @@
 //! - Runners exit when their socket closes, so they never outlive the server
 //!   (even one killed with SIGKILL); [`Supervisor::shutdown`] closes each socket
 //!   and sends SIGTERM, then SIGKILL after the grace period.
+//! - Memory ([`Residency`]): each runner is charged its estimated footprint
+//!   ([`ModelFile::memory_estimate`]); a model that does not fit the budget
+//!   first unloads idle models, least recently used first, and is refused with
+//!   the numbers when that is not enough. An idle runner stops when its
+//!   keep-alive runs out (checked every second by [`Supervisor::start_reaper`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -30,7 +35,7 @@ use hearth_core::backend::{
     BackendError, ChatBackend, EmbedBackend, EmbedRequest, EmbedResponse, GenerateRequest,
     GenerationEvent, GenerationStream, Prompt,
 };
-use hearth_core::models::{ModelCatalog, ModelInfo};
+use hearth_core::models::{KeepAlive, LoadedModel, ModelCatalog, ModelInfo};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::process::{Child, Command};
@@ -39,7 +44,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::protocol::{
     FrameError, FromRunner, PROTOCOL_VERSION, RequestId, ToRunner, read_frame, write_frame,
 };
-use crate::local::ModelFiles;
+use crate::SchedulerConfig;
+use crate::local::{ModelFile, ModelFiles};
 
 /// Lines of a runner's stderr kept for error messages.
 const STDERR_LINES: usize = 50;
@@ -86,12 +92,47 @@ impl RunnerCommand {
     }
 }
 
+/// How long runners stay and how much memory they may hold together.
+#[derive(Debug, Clone)]
+pub struct Residency {
+    /// How long an idle runner stays (unless a request said otherwise).
+    pub keep_alive: KeepAlive,
+    /// Bytes all runners may hold together (estimated).
+    pub budget_bytes: u64,
+    /// The runners' scheduler settings, for the estimates.
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for Residency {
+    /// Runners stay until stopped; no budget.
+    fn default() -> Self {
+        Residency {
+            keep_alive: KeepAlive::Forever,
+            budget_bytes: u64::MAX,
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
 /// Supervised runner processes, one per model in use.
 #[derive(Debug)]
 pub struct Supervisor {
     files: Arc<ModelFiles>,
     command: RunnerCommand,
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    residency: Residency,
+    slots: Mutex<HashMap<String, Arc<SlotCell>>>,
+    /// Keep-alive set by requests, by model (else `residency.keep_alive`).
+    keep_alive: Mutex<HashMap<String, KeepAlive>>,
+    /// Held while a start checks the budget and charges its model.
+    admission: tokio::sync::Mutex<()>,
+}
+
+/// One model's slot and the memory charged to it.
+#[derive(Debug, Default)]
+struct SlotCell {
+    state: tokio::sync::Mutex<Slot>,
+    /// Estimated bytes of its runner (loaded or loading); 0 without one.
+    charge: AtomicU64,
 }
 
 /// What the supervisor knows about one model's runner.
@@ -127,6 +168,8 @@ struct Conn {
     exited: tokio::sync::watch::Receiver<bool>,
     /// The runner's process id.
     pid: Option<u32>,
+    /// When its last request ended (or it started).
+    last_done: Mutex<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -139,12 +182,149 @@ struct ConnState {
 }
 
 impl Supervisor {
-    /// Runners for the models of `files`, started with `command`.
+    /// Runners for the models of `files`, started with `command`, kept until
+    /// stopped, without a memory budget.
     pub fn new(files: Arc<ModelFiles>, command: RunnerCommand) -> Self {
+        Supervisor::with_residency(files, command, Residency::default())
+    }
+
+    /// Runners kept and budgeted as `residency` says (call
+    /// [`Supervisor::start_reaper`] for the keep-alive to take effect).
+    pub fn with_residency(
+        files: Arc<ModelFiles>,
+        command: RunnerCommand,
+        residency: Residency,
+    ) -> Self {
         Supervisor {
             files,
             command,
+            residency,
             slots: Mutex::default(),
+            keep_alive: Mutex::default(),
+            admission: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Stop idle runners whose keep-alive ran out, checking every second, for
+    /// as long as the supervisor lives.
+    pub fn start_reaper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let Some(supervisor) = weak.upgrade() else {
+                    break;
+                };
+                supervisor.reap().await;
+            }
+        });
+    }
+
+    /// One reaper pass.
+    async fn reap(&self) {
+        let cells: Vec<_> = lock(&self.slots)
+            .iter()
+            .map(|(name, cell)| (name.clone(), cell.clone()))
+            .collect();
+        for (name, cell) in cells {
+            // A slot that is busy (loading, restarting) is not idle.
+            let Ok(mut slot) = cell.state.try_lock() else {
+                continue;
+            };
+            let Some(conn) = slot.conn.clone() else {
+                continue;
+            };
+            if conn.death().is_some() {
+                // Gone on its own: it holds no memory; `conn` handles the restart.
+                cell.charge.store(0, Ordering::Relaxed);
+                continue;
+            }
+            let keep = self.keep_alive_of(&name);
+            if conn
+                .idle_deadline(keep)
+                .is_some_and(|at| at <= Instant::now())
+            {
+                slot.conn = None;
+                cell.charge.store(0, Ordering::Relaxed);
+                tracing::info!(model = %name, "unloading idle model (keep-alive over)");
+                conn.stop().await;
+            }
+        }
+    }
+
+    fn keep_alive_of(&self, name: &str) -> KeepAlive {
+        lock(&self.keep_alive)
+            .get(name)
+            .copied()
+            .unwrap_or(self.residency.keep_alive)
+    }
+
+    fn cell(&self, key: &str) -> Arc<SlotCell> {
+        lock(&self.slots).entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Make room for `need` bytes beside the other runners: unload idle ones,
+    /// least recently used first; refuse with the numbers if that is not enough.
+    /// The caller holds `admission` and its own slot.
+    async fn make_room(&self, key: &str, need: u64) -> Result<(), BackendError> {
+        let budget = self.residency.budget_bytes;
+        loop {
+            let cells: Vec<_> = lock(&self.slots)
+                .iter()
+                .filter(|(name, _)| name.as_str() != key)
+                .map(|(name, cell)| (name.clone(), cell.clone()))
+                .collect();
+            let used: u64 = cells
+                .iter()
+                .map(|(_, c)| c.charge.load(Ordering::Relaxed))
+                .sum();
+            if used.saturating_add(need) <= budget {
+                return Ok(());
+            }
+            // The least recently used idle runner.
+            let mut victim: Option<(Instant, String, Arc<SlotCell>)> = None;
+            let mut busy = Vec::new();
+            for (name, cell) in cells {
+                if cell.charge.load(Ordering::Relaxed) == 0 {
+                    continue;
+                }
+                let idle_since = match cell.state.try_lock() {
+                    Ok(slot) => slot.conn.as_ref().and_then(|c| c.idle_since()),
+                    Err(_) => None,
+                };
+                match idle_since {
+                    Some(at) if victim.as_ref().is_none_or(|(t, _, _)| at < *t) => {
+                        victim = Some((at, name, cell));
+                    }
+                    Some(_) => {}
+                    None => busy.push(name),
+                }
+            }
+            let Some((_, name, cell)) = victim else {
+                let in_use = if busy.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}, in use", busy.join(", "))
+                };
+                return Err(BackendError::Unavailable(format!(
+                    "not enough memory to load {key}: it needs about {} MiB, the budget \
+                     (engine.memory_budget_mb) is {} MiB and {} MiB are held{in_use}",
+                    mib(need),
+                    mib(budget),
+                    mib(used)
+                )));
+            };
+            let conn = match cell.state.try_lock() {
+                Ok(mut slot) => slot.conn.take(),
+                Err(_) => continue,
+            };
+            cell.charge.store(0, Ordering::Relaxed);
+            if let Some(conn) = conn {
+                tracing::info!(model = %name, to_load = %key, "unloading idle model to make room");
+                conn.stop().await;
+            }
         }
     }
 
@@ -158,7 +338,7 @@ impl Supervisor {
         let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
         let mut out = Vec::new();
         for slot in slots {
-            if let Some(conn) = &slot.lock().await.conn
+            if let Some(conn) = &slot.state.lock().await.conn
                 && let Some(pid) = conn.pid()
             {
                 out.push((conn.model.clone(), pid));
@@ -173,7 +353,8 @@ impl Supervisor {
     pub async fn shutdown(&self) {
         let slots: Vec<_> = lock(&self.slots).drain().map(|(_, s)| s).collect();
         for slot in slots {
-            let conn = slot.lock().await.conn.take();
+            let conn = slot.state.lock().await.conn.take();
+            slot.charge.store(0, Ordering::Relaxed);
             if let Some(conn) = conn {
                 conn.stop().await;
             }
@@ -183,8 +364,8 @@ impl Supervisor {
     /// The connection to `name`'s runner, starting it if needed.
     async fn conn(&self, name: &str) -> Result<Arc<Conn>, BackendError> {
         let (key, file) = self.files.entry(name)?;
-        let slot = lock(&self.slots).entry(key.clone()).or_default().clone();
-        let mut slot = slot.lock().await;
+        let cell = self.cell(&key);
+        let mut slot = cell.state.lock().await;
         if let Some(conn) = slot.conn.clone() {
             match conn.death() {
                 None => return Ok(conn),
@@ -201,6 +382,7 @@ impl Supervisor {
                 }
             }
             slot.conn = None;
+            cell.charge.store(0, Ordering::Relaxed);
         }
         if let Some(at) = slot.not_before {
             let wait = at.saturating_duration_since(Instant::now());
@@ -217,6 +399,12 @@ impl Supervisor {
             }
             tokio::time::sleep(wait).await;
         }
+        let need = self.estimate(&file);
+        {
+            let _admission = self.admission.lock().await;
+            self.make_room(&key, need).await?;
+            cell.charge.store(need, Ordering::Relaxed);
+        }
         match self.start(&key, &file.path).await {
             Ok(conn) => {
                 slot.conn = Some(conn.clone());
@@ -225,12 +413,18 @@ impl Supervisor {
                 Ok(conn)
             }
             Err(err) => {
+                cell.charge.store(0, Ordering::Relaxed);
                 slot.last_error = Some(err.to_string());
                 slot.crashes += 1;
                 slot.not_before = Some(Instant::now() + backoff(slot.crashes));
                 Err(err)
             }
         }
+    }
+
+    /// Estimated bytes `file` holds once loaded.
+    fn estimate(&self, file: &ModelFile) -> u64 {
+        file.memory_estimate(&self.residency.scheduler)
     }
 
     /// Start a runner for `name` and wait for its hello.
@@ -275,10 +469,9 @@ impl Supervisor {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-            // Idle OpenMP threads otherwise spin between requests.
-            cmd.env("OMP_WAIT_POLICY", "PASSIVE");
-        }
+        // OMP_WAIT_POLICY is left to the operator: OpenMP's default (spin
+        // briefly, then sleep) keeps decode steps fast and idle runners cold.
+        // PASSIVE, tried before, cut generation speed by half or more.
         tracing::info!(model = %name, path = %path.display(), "starting runner");
         let mut child = cmd.spawn().map_err(|e| {
             let _ = std::fs::remove_dir_all(&socket_dir);
@@ -365,6 +558,7 @@ impl Supervisor {
             stop: Mutex::new(Some(stop_tx)),
             exited: exited_rx,
             pid,
+            last_done: Mutex::new(Instant::now()),
         });
 
         // Writer: frames to the runner; ends when the connection is dropped or stopped.
@@ -445,6 +639,25 @@ impl Supervisor {
 }
 
 impl Conn {
+    /// Since when no request runs, if none does.
+    fn idle_since(&self) -> Option<Instant> {
+        let idle = lock(&self.state).pending.is_empty();
+        idle.then(|| *lock(&self.last_done))
+    }
+
+    /// When an idle runner kept `keep` expires; `None` while busy or forever.
+    fn idle_deadline(&self, keep: KeepAlive) -> Option<Instant> {
+        match keep {
+            KeepAlive::Forever => None,
+            KeepAlive::For(d) => self.idle_since().map(|at| at + d),
+        }
+    }
+
+    /// A request ended now.
+    fn touch(&self) {
+        *lock(&self.last_done) = Instant::now();
+    }
+
     fn pid(&self) -> Option<u32> {
         self.pid.filter(|_| self.death().is_none())
     }
@@ -527,11 +740,13 @@ impl Conn {
                 let gone = tx.send(item).is_err();
                 if last || gone {
                     state.pending.remove(&id);
+                    self.touch();
                 }
                 return;
             }
         };
         if finished && let Some(Waiter::Once(tx)) = state.pending.remove(&id) {
+            self.touch();
             let _ = tx.send(match frame {
                 FromRunner::Error { error, .. } => Err(error),
                 other => Ok(other),
@@ -568,6 +783,7 @@ impl Conn {
     fn cancel(&self, id: RequestId) {
         let was_pending = lock(&self.state).pending.remove(&id).is_some();
         if was_pending {
+            self.touch();
             let _ = self.out.send(ToRunner::Cancel { id });
         }
     }
@@ -635,6 +851,91 @@ impl ModelCatalog for Supervisor {
     async fn get(&self, name: &str) -> Result<ModelInfo, BackendError> {
         self.files.get(name).await
     }
+
+    async fn loaded(&self) -> Result<Vec<LoadedModel>, BackendError> {
+        let cells: Vec<_> = lock(&self.slots)
+            .iter()
+            .map(|(name, cell)| (name.clone(), cell.clone()))
+            .collect();
+        let now = Instant::now();
+        let now_ms = unix_ms();
+        let mut out = Vec::new();
+        for (name, cell) in cells {
+            let charge = cell.charge.load(Ordering::Relaxed);
+            if charge == 0 {
+                continue;
+            }
+            let keep = self.keep_alive_of(&name);
+            let mut model = LoadedModel {
+                name: name.clone(),
+                memory_bytes: charge,
+                expires_at_ms: None,
+                active_requests: 0,
+                pid: None,
+            };
+            // A slot being loaded is listed without its runner's details.
+            if let Ok(slot) = cell.state.try_lock()
+                && let Some(conn) = &slot.conn
+            {
+                if conn.death().is_some() {
+                    continue;
+                }
+                model.pid = conn.pid;
+                model.active_requests = lock(&conn.state).pending.len() as u32;
+                model.expires_at_ms = match keep {
+                    KeepAlive::Forever => None,
+                    KeepAlive::For(d) => {
+                        let at = conn.idle_since().map_or(now + d, |at| at + d);
+                        let ahead = at.saturating_duration_since(now).as_millis() as i64;
+                        Some(now_ms + ahead)
+                    }
+                };
+            }
+            out.push(model);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn keep_alive(
+        &self,
+        name: &str,
+        keep_alive: Option<KeepAlive>,
+    ) -> Result<(), BackendError> {
+        let (key, _) = self.files.entry(name)?;
+        let mut map = lock(&self.keep_alive);
+        match keep_alive {
+            Some(keep) => map.insert(key, keep),
+            None => map.remove(&key),
+        };
+        Ok(())
+    }
+
+    async fn preload(&self, name: &str) -> Result<(), BackendError> {
+        self.conn(name).await?.touch();
+        Ok(())
+    }
+
+    async fn unload(&self, name: &str) -> Result<bool, BackendError> {
+        let (key, _) = self.files.entry(name)?;
+        let Some(cell) = lock(&self.slots).get(&key).cloned() else {
+            return Ok(false);
+        };
+        let mut slot = cell.state.lock().await;
+        let Some(conn) = slot.conn.clone().filter(|c| c.death().is_none()) else {
+            return Ok(false);
+        };
+        if conn.idle_since().is_some() {
+            slot.conn = None;
+            cell.charge.store(0, Ordering::Relaxed);
+            tracing::info!(model = %key, "unloading model on request");
+            conn.stop().await;
+        } else {
+            // Busy: the reaper stops it once its requests are done.
+            lock(&self.keep_alive).insert(key, KeepAlive::For(Duration::ZERO));
+        }
+        Ok(true)
+    }
 }
 
 #[async_trait]
@@ -693,6 +994,16 @@ fn unexpected(conn: &Conn, frame: &FromRunner) -> BackendError {
         "runner for {} answered with an unexpected frame {frame:?}",
         conn.model
     ))
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Delay before the `crashes`-th restart: 0.5 s doubling, at most 30 s.

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::{Config, EngineSettings, Isolation, PrefixCacheScope};
-use hearth_core::models::ModelCatalog;
+use hearth_core::models::{KeepAlive, ModelCatalog};
 use hearth_engine::{
-    Engine, EngineConfig, LocalModels, ModelFiles, PrefixScope, RunnerCommand, SchedulerConfig,
-    Supervisor,
+    Engine, EngineConfig, LocalModels, ModelFiles, PrefixScope, Residency, RunnerCommand,
+    SchedulerConfig, Supervisor,
 };
 
 use crate::cli::RunnerArgs;
@@ -95,7 +95,12 @@ pub fn models(config: &Config) -> anyhow::Result<Models> {
             })?;
             let mut command = RunnerCommand::new(program);
             command.extra_args = runner_flags(&config.engine);
-            let supervisor = Arc::new(Supervisor::new(model_files(config)?, command));
+            let supervisor = Arc::new(Supervisor::with_residency(
+                model_files(config)?,
+                command,
+                residency(&config.engine),
+            ));
+            supervisor.start_reaper();
             Ok(Models {
                 chat: supervisor.clone(),
                 embed: supervisor.clone(),
@@ -103,6 +108,19 @@ pub fn models(config: &Config) -> anyhow::Result<Models> {
                 supervisor: Some(supervisor),
             })
         }
+    }
+}
+
+/// Keep-alive and memory budget of the runners.
+fn residency(settings: &EngineSettings) -> Residency {
+    let budget_bytes = match settings.memory_budget_mb {
+        0 => hearth_engine::model::total_memory_bytes().map_or(u64::MAX, |total| total / 4 * 3),
+        mb => mb.saturating_mul(1 << 20),
+    };
+    Residency {
+        keep_alive: KeepAlive::from_secs(settings.keep_alive_secs),
+        budget_bytes,
+        scheduler: engine_config(settings).scheduler,
     }
 }
 
@@ -145,6 +163,7 @@ pub fn runner(args: RunnerArgs) -> ExitCode {
         },
         ram_cache_mb: args.ram_cache_mb,
         isolation: Isolation::InProcess,
+        ..EngineSettings::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

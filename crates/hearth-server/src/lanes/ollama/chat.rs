@@ -15,7 +15,7 @@ use hearth_types::ollama::{
     ToolCall as WireToolCall, ToolCallFunction,
 };
 
-use super::{done_reason, done_stats, now};
+use super::{apply_keep_alive, done_reason, done_stats, now, unloads};
 use crate::auth::Caller;
 use crate::error::{ApiError, Lane};
 use crate::extract::JsonBody;
@@ -29,9 +29,10 @@ pub async fn chat(
     JsonBody(body): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let keep = apply_keep_alive(&state, &body.model, body.keep_alive.as_ref()).await?;
     if body.messages.is_empty() {
-        let model = state.models.get(&body.model).await?.name;
-        let line = Line::Chat.render(&model, "", Vec::new(), Some(load_stats(started)));
+        let (model, reason) = load_or_unload(&state, &caller, &body.model, keep).await?;
+        let line = Line::Chat.render(&model, "", Vec::new(), Some(load_stats(reason, started)));
         return Ok(line_response(line));
     }
     let request = ValidChatRequest::try_from(body)?;
@@ -52,10 +53,12 @@ pub async fn generate(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let service = ChatService::new(state.chat.clone());
+    let keep = apply_keep_alive(&state, &body.model, body.keep_alive.as_ref()).await?;
     let (events, model, is_stream) = match ValidGenerate::try_from(body)? {
         ValidGenerate::Load(model) => {
-            let model = state.models.get(&model).await?.name;
-            let line = Line::Generate.render(&model, "", Vec::new(), Some(load_stats(started)));
+            let (model, reason) = load_or_unload(&state, &caller, &model, keep).await?;
+            let line =
+                Line::Generate.render(&model, "", Vec::new(), Some(load_stats(reason, started)));
             return Ok(line_response(line));
         }
         ValidGenerate::Chat(request) => {
@@ -85,8 +88,28 @@ pub async fn generate(
     .await
 }
 
-fn load_stats(started: Instant) -> DoneStats {
-    done_stats("load", &Usage::default(), started)
+fn load_stats(reason: &str, started: Instant) -> DoneStats {
+    done_stats(reason, &Usage::default(), started)
+}
+
+/// A request without messages or prompt loads the model (Ollama's warm-up),
+/// or unloads it when `keep_alive` is 0 (`ollama stop`). Returns the model's
+/// name and the done reason.
+async fn load_or_unload(
+    state: &AppState,
+    caller: &Caller,
+    model: &str,
+    keep: Option<hearth_core::models::KeepAlive>,
+) -> Result<(String, &'static str), ApiError> {
+    let name = state.models.get(model).await?.name;
+    caller.require_model(&name)?;
+    if unloads(keep) {
+        state.models.unload(&name).await?;
+        Ok((name, "unload"))
+    } else {
+        state.models.preload(&name).await?;
+        Ok((name, "load"))
+    }
 }
 
 fn line_response(line: serde_json::Value) -> Response {

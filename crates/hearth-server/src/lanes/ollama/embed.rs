@@ -19,6 +19,7 @@ pub async fn embed(
     JsonBody(body): JsonBody<EmbedRequest>,
 ) -> Result<Json<EmbedResponse>, ApiError> {
     let started = Instant::now();
+    super::apply_keep_alive(&state, &body.model, body.keep_alive.as_ref()).await?;
     let request = ValidEmbedRequest::try_from(body)?;
     let model = request.model.clone();
     caller.require_model(&request.model)?;
@@ -40,6 +41,7 @@ pub async fn embeddings(
     caller: Caller,
     JsonBody(body): JsonBody<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
+    super::apply_keep_alive(&state, &body.model, body.keep_alive.as_ref()).await?;
     let request = ValidEmbedRequest::try_from(body)?;
     caller.require_model(&request.model)?;
     let outcome = EmbedService::new(state.embed.clone())

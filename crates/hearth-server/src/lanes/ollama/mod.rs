@@ -11,14 +11,17 @@ pub mod models;
 use std::time::{Duration, Instant};
 
 use hearth_core::chat::{ChatFinish, Usage};
+use hearth_core::models::KeepAlive;
 use hearth_types::ollama::{self, DoneStats};
 use utoipa::openapi::ComponentsBuilder;
 
+use crate::error::ApiError;
 use crate::route;
 use crate::routes::{
     Auth::{Open, Scope},
     Capability, Route,
 };
+use crate::state::AppState;
 
 /// Routes of the Ollama lane.
 pub fn routes() -> Vec<Route> {
@@ -78,6 +81,28 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
     ]
     .into_iter()
     .fold(components, |c, (name, schema)| c.schema(name, schema))
+}
+
+/// Apply a request's `keep_alive` to `model` before it runs: as in Ollama,
+/// every request sets how long the model stays loaded once idle, and one
+/// without it goes back to the default. Returns the parsed value.
+pub async fn apply_keep_alive(
+    state: &AppState,
+    model: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<Option<KeepAlive>, ApiError> {
+    let keep = value
+        .filter(|v| !v.is_null())
+        .map(KeepAlive::parse)
+        .transpose()
+        .map_err(|message| ApiError::invalid("keep_alive", message))?;
+    state.models.keep_alive(model, keep).await?;
+    Ok(keep)
+}
+
+/// Whether `keep` asks to unload as soon as the model is idle.
+pub fn unloads(keep: Option<KeepAlive>) -> bool {
+    keep == Some(KeepAlive::For(Duration::ZERO))
 }
 
 /// Ollama's name for a finish reason (tool calls end with `stop` in Ollama).

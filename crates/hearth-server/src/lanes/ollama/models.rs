@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use hearth_core::models::ModelInfo;
 use hearth_types::ollama::{
-    COMPAT_VERSION, ModelDetails, ModelEntry, ModelInfoMap, PsResponse, ShowRequest, ShowResponse,
-    TagsResponse, VersionResponse,
+    COMPAT_VERSION, ModelDetails, ModelEntry, ModelInfoMap, PsResponse, RunningModel, ShowRequest,
+    ShowResponse, TagsResponse, VersionResponse,
 };
 use serde_json::json;
 
@@ -120,9 +120,26 @@ pub async fn show(
     }))
 }
 
-/// `GET /api/ps`: empty until models are managed (models issue).
-pub async fn ps() -> Json<PsResponse> {
-    Json(PsResponse { models: Vec::new() })
+/// `GET /api/ps`: the models in memory, with their estimated footprint and
+/// when they will be unloaded (far in the future when kept forever, as Ollama).
+pub async fn ps(State(state): State<AppState>) -> Result<Json<PsResponse>, ApiError> {
+    const FOREVER_MS: i64 = 253_402_300_799_000; // 9999-12-31T23:59:59Z
+    let mut models = Vec::new();
+    for loaded in state.models.loaded().await? {
+        let Ok(info) = state.models.get(&loaded.name).await else {
+            continue;
+        };
+        models.push(RunningModel {
+            name: info.name.clone(),
+            model: info.name.clone(),
+            size: loaded.memory_bytes,
+            digest: digest(&info),
+            details: details(&info),
+            expires_at: rfc3339(loaded.expires_at_ms.unwrap_or(FOREVER_MS)),
+            size_vram: 0,
+        });
+    }
+    Ok(Json(PsResponse { models }))
 }
 
 /// `GET /api/version`
