@@ -22,7 +22,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:4327";
 
 /// Environment variables that start with `HEARTH_` but are not configuration keys
 /// (besides the `HEARTH_TEST_` prefix, reserved for test set-ups).
-const NON_CONFIG_ENV: &[&str] = &["HEARTH_CONFIG"];
+const NON_CONFIG_ENV: &[&str] = &["HEARTH_CONFIG", "HEARTH_HOST", "HEARTH_API_KEY"];
 
 fn is_config_env(name: &str) -> bool {
     name.starts_with("HEARTH_")

@@ -32,12 +32,34 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Chat with a model of a running server in the terminal (with a prompt
+    /// or piped input: answer once and exit).
+    Run(RunArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
     /// `hearth serve` when `engine.isolation = "process"`).
     #[command(hide = true)]
     Runner(RunnerArgs),
+}
+
+/// Arguments of `hearth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The model, as listed by the server (e.g. smollm2-135m-instruct-q4_1).
+    pub model: String,
+    /// A prompt: answer it once and exit (also when stdin is piped).
+    pub prompt: Vec<String>,
+    /// The server's URL. The API key, when the server wants one, is read from
+    /// HEARTH_API_KEY (never from the command line).
+    #[arg(long, env = "HEARTH_HOST", default_value = "http://127.0.0.1:4327")]
+    pub host: String,
+    /// A system prompt for the conversation.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Print token counts and rates after each answer.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// Arguments of the hidden `hearth runner` subcommand.

@@ -586,3 +586,66 @@ async fn idle_models_unload_when_their_keep_alive_runs_out() {
         "{body}"
     );
 }
+
+/// `hearth run` against `server`, with `stdin` piped in; returns exit code,
+/// stdout and stderr.
+fn hearth_run(server: &Server, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .env("HEARTH_HOST", &server.base)
+        .env_remove("HEARTH_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hearth_run_answers_a_prompt_or_piped_input_once() {
+    let server = start(|models| link_model(models, "talk"));
+    let (code, out, err) = hearth_run(&server, &["talk", "Say", "hello."], "");
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(!out.trim().is_empty(), "an answer is printed");
+
+    let (code, out, err) = hearth_run(&server, &["talk"], "What is 2 + 2?\n");
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(!out.trim().is_empty(), "piped input is answered");
+
+    let (code, _, err) = hearth_run(&server, &["nope", "hi"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("nope"), "names the missing model: {err}");
+
+    let (code, _, err) = hearth_run(&server, &["talk"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("empty prompt"), "{err}");
+}
+
+#[test]
+fn hearth_run_explains_an_unreachable_server() {
+    let out = Command::new(BIN)
+        .args(["run", "any", "hi", "--host", "http://127.0.0.1:9"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach Hearth at http://127.0.0.1:9"),
+        "{err}"
+    );
+}
