@@ -32,12 +32,36 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Convert a BERT-family sentence-transformers checkpoint (safetensors +
+    /// tokenizer) into a GGUF embedding model.
+    Convert(ConvertArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
     /// `hearth serve` when `engine.isolation = "process"`).
     #[command(hide = true)]
     Runner(RunnerArgs),
+}
+
+/// Arguments of `hearth convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The checkpoint folder: config.json, model.safetensors, tokenizer.json
+    /// or vocab.txt, and (sentence-transformers) modules.json + 1_Pooling/.
+    #[arg(value_name = "SRC_DIR")]
+    pub src: PathBuf,
+    /// The GGUF file to write.
+    #[arg(value_name = "OUT.gguf")]
+    pub out: PathBuf,
+    /// Weight format: f16 (default), q8_0 (about half the size) or f32.
+    #[arg(long = "type", value_name = "TYPE", default_value = "f16")]
+    pub ty: hearth_convert::ConvertType,
+    /// `general.name` of the model; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace OUT.gguf if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of the hidden `hearth runner` subcommand.

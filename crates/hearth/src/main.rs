@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         } => commands::config::example(),
         Command::User { command } => commands::user::main(command),
         Command::Key { command } => commands::key::main(command),
+        Command::Convert(args) => commands::convert::run(args),
         Command::Version => commands::version(),
         Command::Runner(args) => commands::engine::runner(args),
     }
