@@ -79,8 +79,16 @@ def main() -> None:
             for s, ids, v in zip(SENTENCES, token_ids, vectors)
         ],
     }
-    json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+    # One line per item field keeps the file readable and diffs small.
+    items = out.pop("items")
+    text = json.dumps(out, ensure_ascii=False, indent=1)[:-2]
+    rows = []
+    for item in items:
+        fields = ",\n   ".join(
+            f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in item.items()
+        )
+        rows.append("  {\n   " + fields + "\n  }")
+    sys.stdout.write(text + ',\n "items": [\n' + ",\n".join(rows) + "\n ]\n}\n")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ impl BertConfig {
             self.vocab_size,
         ];
         if sizes.iter().any(|&s| s == 0 || s > u64::from(u32::MAX))
-            || self.hidden_size % self.num_attention_heads != 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
             || self.num_hidden_layers > 512
         {
             return Err(ConvertError::Unsupported(format!(
@@ -239,7 +239,7 @@ fn storage_type(target: &str, shape: &[u64], ty: TensorType) -> TensorType {
     }
     let row = shape.last().copied().unwrap_or(0);
     match ty {
-        TensorType::Q8_0 if row % 32 != 0 => TensorType::F16,
+        TensorType::Q8_0 if !row.is_multiple_of(32) => TensorType::F16,
         other => other,
     }
 }

@@ -356,3 +356,163 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         detail: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::reader::{ReadValue, read};
+
+    /// A tiny but complete BERT checkpoint: 1 layer, hidden 32, 6 tokens.
+    fn checkpoint(dir: &Path) {
+        let config = r#"{"model_type":"bert","architectures":["BertModel"],"hidden_size":32,
+            "num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":64,
+            "max_position_embeddings":8,"vocab_size":6,"type_vocab_size":2,"layer_norm_eps":1e-5}"#;
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.join("vocab.txt"),
+            "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhi\n##s\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("modules.json"),
+            r#"[{"path":"","type":"sentence_transformers.models.Transformer"},
+                {"path":"1_Pooling","type":"sentence_transformers.models.Pooling"}]"#,
+        )
+        .unwrap();
+        std::fs::create_dir(dir.join("1_Pooling")).unwrap();
+        std::fs::write(
+            dir.join("1_Pooling/config.json"),
+            r#"{"pooling_mode_cls_token":true}"#,
+        )
+        .unwrap();
+        let mut shapes: Vec<(String, Vec<u64>)> = vec![
+            ("embeddings.word_embeddings.weight".into(), vec![6, 32]),
+            ("embeddings.position_embeddings.weight".into(), vec![8, 32]),
+            (
+                "embeddings.token_type_embeddings.weight".into(),
+                vec![2, 32],
+            ),
+            ("embeddings.LayerNorm.weight".into(), vec![32]),
+            ("embeddings.LayerNorm.bias".into(), vec![32]),
+        ];
+        for (m, rows, cols) in [
+            ("attention.self.query", 32, 32),
+            ("attention.self.key", 32, 32),
+            ("attention.self.value", 32, 32),
+            ("attention.output.dense", 32, 32),
+            ("attention.output.LayerNorm", 32, 0),
+            ("intermediate.dense", 64, 32),
+            ("output.dense", 32, 64),
+            ("output.LayerNorm", 32, 0),
+        ] {
+            let w = if cols == 0 {
+                vec![rows]
+            } else {
+                vec![rows, cols]
+            };
+            shapes.push((format!("encoder.layer.0.{m}.weight"), w));
+            shapes.push((format!("encoder.layer.0.{m}.bias"), vec![rows]));
+        }
+        let mut header = serde_json::Map::new();
+        let mut data = Vec::new();
+        for (i, (name, shape)) in shapes.iter().enumerate() {
+            let n: u64 = shape.iter().product();
+            let start = data.len();
+            for j in 0..n {
+                data.extend_from_slice(&((i as f32) + j as f32 / 1000.0).to_le_bytes());
+            }
+            header.insert(
+                name.clone(),
+                serde_json::json!({"dtype":"F32","shape":shape,"data_offsets":[start, data.len()]}),
+            );
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(&header);
+        file.extend_from_slice(&data);
+        std::fs::write(dir.join("model.safetensors"), file).unwrap();
+    }
+
+    #[test]
+    fn converts_a_tiny_checkpoint_with_the_keys_llama_cpp_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        checkpoint(dir.path());
+        let out = dir.path().join("tiny.gguf");
+        let options = ConvertOptions {
+            ty: ConvertType::Q8_0,
+            name: Some("tiny".into()),
+            ..ConvertOptions::default()
+        };
+        let report = convert(dir.path(), &out, &options).unwrap();
+        assert_eq!(
+            (report.tensors, report.pooling, report.normalize),
+            (21, Some(Pooling::Cls), false)
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(report.bytes, bytes.len() as u64);
+        let file = read(&bytes).unwrap();
+        let expect = [
+            ("general.architecture", ReadValue::Str("bert".into())),
+            ("general.name", ReadValue::Str("tiny".into())),
+            ("general.file_type", ReadValue::U32(7)),
+            ("bert.context_length", ReadValue::U32(8)),
+            ("bert.embedding_length", ReadValue::U32(32)),
+            ("bert.block_count", ReadValue::U32(1)),
+            ("bert.feed_forward_length", ReadValue::U32(64)),
+            ("bert.attention.head_count", ReadValue::U32(2)),
+            ("bert.attention.layer_norm_epsilon", ReadValue::F32(1e-5)),
+            ("bert.attention.causal", ReadValue::Bool(false)),
+            ("bert.pooling_type", ReadValue::U32(2)),
+            (NORMALIZE_KEY, ReadValue::Bool(false)),
+            ("tokenizer.ggml.model", ReadValue::Str("bert".into())),
+            ("tokenizer.ggml.token_type_count", ReadValue::U32(2)),
+            ("tokenizer.ggml.bos_token_id", ReadValue::U32(2)),
+            ("tokenizer.ggml.seperator_token_id", ReadValue::U32(3)),
+            ("tokenizer.ggml.unknown_token_id", ReadValue::U32(1)),
+            ("tokenizer.ggml.padding_token_id", ReadValue::U32(0)),
+            ("tokenizer.ggml.normalizer.lowercase", ReadValue::Bool(true)),
+        ];
+        for (key, value) in expect {
+            assert_eq!(file.get(key), Some(&value), "{key}");
+        }
+        assert_eq!(
+            file.get("tokenizer.ggml.tokens"),
+            Some(&ReadValue::StrArray(
+                ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "▁hi", "s"]
+                    .map(String::from)
+                    .to_vec()
+            ))
+        );
+        let up = file.tensor("blk.0.ffn_up.weight").unwrap();
+        assert_eq!((up.dims.as_slice(), up.type_id), (&[32u64, 64][..], 8));
+        let types = file.tensor("token_types.weight").unwrap();
+        assert_eq!((types.dims.as_slice(), types.type_id), (&[32u64, 2][..], 0));
+        // token_types is tensor 2 and F32: its bytes are the checkpoint's.
+        let raw = file.tensor_bytes(&bytes, types, 8);
+        assert_eq!(f32::from_le_bytes(raw[4..8].try_into().unwrap()), 2.001);
+        assert!(!dir.path().join("tiny.gguf.part").exists());
+    }
+
+    #[test]
+    fn existing_output_and_missing_weights_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        checkpoint(dir.path());
+        let out = dir.path().join("x.gguf");
+        std::fs::write(&out, b"keep me").unwrap();
+        let options = ConvertOptions::default();
+        assert!(matches!(
+            convert(dir.path(), &out, &options),
+            Err(ConvertError::OutputExists(_))
+        ));
+        assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+        std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+        std::fs::write(dir.path().join("pytorch_model.bin"), b"").unwrap();
+        let overwrite = ConvertOptions {
+            overwrite: true,
+            ..ConvertOptions::default()
+        };
+        let err = convert(dir.path(), &out, &overwrite).unwrap_err();
+        assert!(err.to_string().contains("pytorch_model.bin"), "{err}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    }
+}

@@ -1,5 +1,5 @@
 //! `hearth convert` end to end: the all-MiniLM-L6-v2 test checkpoint
-//! (safetensors + tokenizer) is converted to GGUF (F16 and Q8_0), loaded by
+//! (safetensors + tokenizer) is converted to GGUF (F32, F16 and Q8_0), loaded by
 //! the engine, and its embeddings compared with reference vectors computed
 //! once by sentence-transformers (`scripts/reference-embeddings.py`, output
 //! committed in `tests/data/minilm-reference.json`).
@@ -133,8 +133,10 @@ async fn check(ty: ConvertType, min_cosine: f32) -> u64 {
 
 #[tokio::test]
 async fn converted_minilm_embeddings_match_the_reference() {
+    let f32 = check(ConvertType::F32, MIN_COSINE_F16).await;
     let f16 = check(ConvertType::F16, MIN_COSINE_F16).await;
     let q8 = check(ConvertType::Q8_0, MIN_COSINE_Q8_0).await;
+    assert!(f16 < f32 * 6 / 10, "F16 {f16} bytes vs F32 {f32}");
     assert!(q8 < f16 * 6 / 10, "Q8_0 {q8} bytes vs F16 {f16}");
 }
 
