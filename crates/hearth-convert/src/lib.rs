@@ -158,10 +158,11 @@ pub fn convert(
     }
     let config = BertConfig::load(src)?;
     let mut weights = SafeTensors::open(&weights_path(src)?)?;
+    // The plan checks every shape against the file first, so sizes taken
+    // from config.json (the vocabulary's padding) are backed by real data.
+    let plan = bert::plan(&config, &weights.tensors, options.ty.tensor_type())?;
     let vocab = tokenizer::load(src, config.vocab_size)?;
     let pipeline = sentence::load(src)?;
-    let ty = options.ty.tensor_type();
-    let plan = bert::plan(&config, &weights.tensors, ty)?;
     let name = options.name.clone().unwrap_or_else(|| {
         src.canonicalize()
             .ok()
@@ -505,12 +506,22 @@ mod tests {
             Err(ConvertError::OutputExists(_))
         ));
         assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
-        std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-        std::fs::write(dir.path().join("pytorch_model.bin"), b"").unwrap();
+        // A config that claims more than the weights hold fails on the
+        // shapes, before anything is sized from it.
+        let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        let huge = config.replace("\"vocab_size\":6", "\"vocab_size\":4000000000");
+        std::fs::write(dir.path().join("config.json"), huge).unwrap();
         let overwrite = ConvertOptions {
             overwrite: true,
             ..ConvertOptions::default()
         };
+        assert!(matches!(
+            convert(dir.path(), &out, &overwrite),
+            Err(ConvertError::ShapeMismatch { .. })
+        ));
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+        std::fs::write(dir.path().join("pytorch_model.bin"), b"").unwrap();
         let err = convert(dir.path(), &out, &overwrite).unwrap_err();
         assert!(err.to_string().contains("pytorch_model.bin"), "{err}");
         assert_eq!(std::fs::read(&out).unwrap(), b"keep me");

@@ -53,7 +53,7 @@ pub struct ConvertArgs {
     /// The GGUF file to write.
     #[arg(value_name = "OUT.gguf")]
     pub out: PathBuf,
-    /// Weight format: f16 (default), q8_0 (about half the size) or f32.
+    /// Weight format: f16, q8_0 (about half the size of f16) or f32.
     #[arg(long = "type", value_name = "TYPE", default_value = "f16")]
     pub ty: hearth_convert::ConvertType,
     /// `general.name` of the model; default: the folder's name.
