@@ -35,6 +35,9 @@ pub enum Command {
     /// Chat with a model of a running server in the terminal (with a prompt
     /// or piped input: answer once and exit).
     Run(RunArgs),
+    /// Convert a BERT-family sentence-transformers checkpoint (safetensors +
+    /// tokenizer) into a GGUF embedding model.
+    Convert(ConvertArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
@@ -60,6 +63,27 @@ pub struct RunArgs {
     /// Print token counts and rates after each answer.
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// Arguments of `hearth convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The checkpoint folder: config.json, model.safetensors, tokenizer.json
+    /// or vocab.txt, and (sentence-transformers) modules.json + 1_Pooling/.
+    #[arg(value_name = "SRC_DIR")]
+    pub src: PathBuf,
+    /// The GGUF file to write.
+    #[arg(value_name = "OUT.gguf")]
+    pub out: PathBuf,
+    /// Weight format: f16, q8_0 (about half the size of f16) or f32.
+    #[arg(long = "type", value_name = "TYPE", default_value = "f16")]
+    pub ty: hearth_convert::ConvertType,
+    /// `general.name` of the model; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace OUT.gguf if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of the hidden `hearth runner` subcommand.

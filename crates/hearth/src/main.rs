@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::User { command } => commands::user::main(command),
         Command::Key { command } => commands::key::main(command),
         Command::Run(args) => commands::run::main(args),
+        Command::Convert(args) => commands::convert::run(args),
         Command::Version => commands::version(),
         Command::Runner(args) => commands::engine::runner(args),
     }

@@ -178,6 +178,7 @@ fn every_subcommand_has_help() {
         vec!["key", "create", "--help"],
         vec!["key", "list", "--help"],
         vec!["key", "revoke", "--help"],
+        vec!["convert", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -8,6 +8,7 @@ use crate::cli::ConfigArgs;
 
 pub mod accounts;
 pub mod config;
+pub mod convert;
 pub mod engine;
 pub mod key;
 pub mod run;
