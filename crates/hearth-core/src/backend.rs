@@ -134,6 +134,14 @@ pub struct GenerateRequest {
     pub params: SamplingParams,
     /// On whose behalf (fairness, cache scope).
     pub principal: Principal,
+    /// The principal's admission weight: waiting requests are admitted by
+    /// weighted round-robin across principals, `weight` in a row per turn.
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Why a generation ended.

@@ -248,6 +248,7 @@ impl LoadedModel {
                 && request.params.constraint == hearth_core::backend::OutputConstraint::None,
             stop: request.params.stop,
             principal: request.principal,
+            weight: request.weight.max(1),
             events,
             enqueued_at: Instant::now(),
         })?;

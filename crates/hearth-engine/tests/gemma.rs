@@ -27,6 +27,7 @@ fn complete(principal: &str, text: &str, max_tokens: u32) -> GenerateRequest {
         prompt: Prompt::Text(text.into()),
         params: greedy(max_tokens),
         principal: Principal(principal.into()),
+        weight: 1,
     }
 }
 

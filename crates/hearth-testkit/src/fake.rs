@@ -467,6 +467,7 @@ mod tests {
             prompt: Prompt::Text("hello there".to_owned()),
             params,
             principal: Principal::anonymous(),
+            weight: 1,
         }
     }
 

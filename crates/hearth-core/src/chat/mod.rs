@@ -338,6 +338,7 @@ impl ChatService {
                 prompt,
                 params,
                 principal: principal.clone(),
+                weight: 1,
             })
             .await
     }

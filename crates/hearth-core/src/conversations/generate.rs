@@ -419,6 +419,7 @@ impl ConversationService {
                 ..params.sampling()
             },
             principal: Principal(owner.0.clone()),
+            weight: 1,
         };
         let title_job = (self.settings.generate_titles
             && is_first_exchange
@@ -693,6 +694,7 @@ impl TitleJob {
                 ..Default::default()
             },
             principal: Principal(self.owner.0.clone()),
+            weight: 1,
         };
         let title = match collect_text(chat.as_ref(), request).await {
             Ok(text) => clean_title(&text),

@@ -35,6 +35,8 @@ pub struct Job {
     pub ignore_eos: bool,
     /// On whose behalf.
     pub principal: Principal,
+    /// Its principal's admission weight (consecutive admissions per turn).
+    pub weight: u32,
     /// Event channel.
     pub events: EventSender,
     /// When it was submitted.

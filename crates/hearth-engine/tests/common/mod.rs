@@ -80,6 +80,7 @@ pub fn chat_messages(
         },
         params,
         principal: Principal(principal.into()),
+        weight: 1,
     }
 }
 

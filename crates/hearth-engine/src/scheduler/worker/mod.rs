@@ -161,7 +161,8 @@ impl<'m> Worker<'m> {
         match command {
             Command::Generate(job) => {
                 let principal = job.principal.clone();
-                self.queue.push(&principal, job);
+                let weight = job.weight;
+                self.queue.push(&principal, weight, job);
             }
             Command::Embed(job) => self.embed(job),
             Command::InjectPanic => self.panic_next_step = true,
