@@ -172,6 +172,28 @@ async fn openai_chat_answers_like_openai() {
 }
 
 #[tokio::test]
+async fn openai_unknown_parameters_are_accepted_and_ignored() {
+    let h = harness(FakeBackend::new()).await;
+    let extra = json!({"reasoning_effort": "low", "store": true, "metadata": {"k": "v"}});
+    let a = h
+        .post("/v1/chat/completions", chat_body(extra.clone()))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["choices"][0]["message"]["content"], DEFAULT_REPLY);
+    let mut body = json!({"model": FAKE_CHAT, "prompt": "hi", "future_knob": 3});
+    body["service_tier"] = json!("auto");
+    let a = h.post("/v1/completions", body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = h
+        .post(
+            "/v1/embeddings",
+            json!({"model": FAKE_EMBED, "input": "x", "user_tag": 1}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+}
+
+#[tokio::test]
 async fn openai_chat_n3_gives_three_distinctly_seeded_choices() {
     let h = harness(FakeBackend::new()).await;
     let a = h

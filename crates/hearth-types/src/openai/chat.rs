@@ -84,6 +84,10 @@ pub struct ChatCompletionRequest {
     /// Allow several calls in one answer.
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
+    /// Parameters Hearth does not know: accepted, ignored, logged at debug.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// One message of the conversation.

@@ -67,6 +67,10 @@ pub struct CompletionRequest {
     /// End-user id.
     #[serde(default)]
     pub user: Option<String>,
+    /// Parameters Hearth does not know: accepted, ignored, logged at debug.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// Response of `POST /v1/completions` (also each streamed event).

@@ -1,5 +1,7 @@
 //! `POST /v1/embeddings`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,6 +23,10 @@ pub struct EmbeddingRequest {
     /// End-user id.
     #[serde(default)]
     pub user: Option<String>,
+    /// Parameters Hearth does not know: accepted, ignored, logged at debug.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// Response of `POST /v1/embeddings`.

@@ -29,6 +29,7 @@ pub async fn create(
     Extension(request_id): Extension<RequestId>,
     JsonBody(body): JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
+    super::ignore_unknown("/v1/chat/completions", &body.unknown);
     let request = ValidChatRequest::try_from(body)?;
     let head = Head {
         id: stream::new_id("chatcmpl-"),

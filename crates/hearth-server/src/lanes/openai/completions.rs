@@ -25,6 +25,7 @@ pub async fn create(
     Extension(request_id): Extension<RequestId>,
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
+    super::ignore_unknown("/v1/completions", &body.unknown);
     let request = ValidCompletionRequest::try_from(body)?;
     let choices = request.prompts.len() * request.n as usize;
     let mut framer = Events {

@@ -18,6 +18,7 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<EmbeddingRequest>,
 ) -> Result<Json<EmbeddingList>, ApiError> {
+    super::ignore_unknown("/v1/embeddings", &body.unknown);
     let request = ValidEmbedRequest::try_from(body)?;
     let (model, encoding) = (request.model.clone(), request.encoding);
     caller.require_model(&request.model)?;

@@ -75,3 +75,15 @@ pub fn usage(usage: &hearth_core::chat::Usage) -> openai::Usage {
 pub fn fingerprint() -> String {
     format!("hearth-{}", env!("CARGO_PKG_VERSION"))
 }
+
+/// OpenAI clients send parameters newer than Hearth knows: they are accepted
+/// and ignored, and named in the debug log.
+pub(crate) fn ignore_unknown(
+    route: &str,
+    unknown: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.keys().map(String::as_str).collect();
+        tracing::debug!(route, ignored = ?names, "ignoring unknown request parameters");
+    }
+}
