@@ -69,6 +69,14 @@ pub enum Prompt {
     },
     /// Raw text, tokenized as is (with the model's BOS when it wants one).
     Text(String),
+    /// Fill-in-the-middle: the text between `prefix` and `suffix`, with the
+    /// model's FIM tokens (models without them refuse it).
+    Infill {
+        /// Text before the gap.
+        prefix: String,
+        /// Text after the gap.
+        suffix: String,
+    },
 }
 
 /// Constraint on the generated text.

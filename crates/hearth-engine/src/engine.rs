@@ -189,7 +189,7 @@ impl LoadedModel {
                 .chat_template
                 .as_deref()
                 .is_some_and(|t| t.contains("tools")),
-            insert: false,
+            insert: self.model.fim_tokens().is_some(),
         }
     }
 
@@ -227,6 +227,24 @@ impl LoadedModel {
                 self.model.tokenize(&text, false, true)
             }
             Prompt::Text(text) => self.model.tokenize(text, true, true),
+            Prompt::Infill { prefix, suffix } => {
+                let Some([pre, suf, mid]) = self.model.fim_tokens() else {
+                    return Err(EngineError::InvalidParams(format!(
+                        "model {} does not support fill-in-the-middle (suffix): its \
+                         vocabulary has no FIM tokens",
+                        self.name
+                    )));
+                };
+                // Prefix-suffix-middle order; BOS when the model wants one. The
+                // user's text is not parsed for special tokens.
+                let mut tokens = self.model.tokenize("", true, false);
+                tokens.push(pre);
+                tokens.extend(self.model.tokenize(prefix, false, false));
+                tokens.push(suf);
+                tokens.extend(self.model.tokenize(suffix, false, false));
+                tokens.push(mid);
+                tokens
+            }
         })
     }
 

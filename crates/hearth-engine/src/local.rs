@@ -340,7 +340,7 @@ fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
             completion: !is_encoder,
             embedding: is_encoder || pooling.is_some_and(|p| p > 0),
             tools: template.as_deref().is_some_and(|t| t.contains("tools")),
-            insert: false,
+            insert: header.has_fim && !is_encoder,
         },
         architecture,
         parameter_count: Some(header.parameter_count).filter(|n| *n > 0),

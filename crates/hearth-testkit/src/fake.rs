@@ -171,6 +171,7 @@ pub fn models() -> Vec<ModelInfo> {
 fn prompt_tokens(prompt: &Prompt) -> u32 {
     let text = match prompt {
         Prompt::Text(text) => text.clone(),
+        Prompt::Infill { prefix, suffix } => format!("{prefix} {suffix}"),
         Prompt::Chat { messages, tools } => {
             let mut text: String = messages
                 .iter()
@@ -281,6 +282,12 @@ impl ChatBackend for FakeBackend {
         if !model.capabilities.completion {
             return Err(BackendError::InvalidRequest(format!(
                 "model '{}' does not generate text",
+                request.model
+            )));
+        }
+        if matches!(request.prompt, Prompt::Infill { .. }) && !model.capabilities.insert {
+            return Err(BackendError::InvalidRequest(format!(
+                "model {} does not support fill-in-the-middle (suffix)",
                 request.model
             )));
         }

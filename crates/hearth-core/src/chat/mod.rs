@@ -60,6 +60,9 @@ pub struct ValidCompletionRequest {
     pub model: String,
     /// Prompts, each answered `n` times (choice `i*n + j`).
     pub prompts: Vec<String>,
+    /// Fill-in-the-middle: each prompt is the text before the gap, this the
+    /// text after it.
+    pub suffix: Option<String>,
     /// Start each choice's text with its prompt.
     pub echo: bool,
     /// Sampling parameters.
@@ -284,14 +287,15 @@ impl ChatService {
         for (p, text) in request.prompts.iter().enumerate() {
             for j in 0..request.n {
                 let index = p as u32 * request.n + j;
+                let prompt = match &request.suffix {
+                    Some(suffix) => Prompt::Infill {
+                        prefix: text.clone(),
+                        suffix: suffix.clone(),
+                    },
+                    None => Prompt::Text(text.clone()),
+                };
                 let generation = self
-                    .start(
-                        &request.model,
-                        Prompt::Text(text.clone()),
-                        &request.params,
-                        j,
-                        &principal,
-                    )
+                    .start(&request.model, prompt, &request.params, j, &principal)
                     .await?;
                 choices.push(stream::choice(
                     generation,

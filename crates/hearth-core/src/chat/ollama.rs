@@ -120,12 +120,6 @@ impl TryFrom<GenerateRequest> for ValidGenerate {
                 "template overrides are not supported; the model's own template is used",
             ));
         }
-        if r.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
-            return Err(ValidationError::new(
-                "suffix",
-                "suffix (fill-in-the-middle) is not supported by this server yet",
-            ));
-        }
         let prompt = r.prompt.unwrap_or_default();
         if prompt.is_empty() {
             return Ok(ValidGenerate::Load(model));
@@ -133,10 +127,13 @@ impl TryFrom<GenerateRequest> for ValidGenerate {
         let mut params = sampling(r.options)?;
         params.constraint = format(r.format)?;
         let stream = r.stream.unwrap_or(true);
-        if r.raw.unwrap_or(false) {
+        let suffix = r.suffix.filter(|s| !s.is_empty());
+        // With a suffix, the model's FIM tokens frame the prompt (no chat template).
+        if r.raw.unwrap_or(false) || suffix.is_some() {
             return Ok(ValidGenerate::Raw(ValidCompletionRequest {
                 model,
                 prompts: vec![prompt],
+                suffix,
                 echo: false,
                 params,
                 n: 1,
@@ -259,12 +256,19 @@ mod tests {
             chat.params.constraint,
             OutputConstraint::JsonSchema(_)
         ));
+        match ValidGenerate::try_from(
+            serde_json::from_value::<GenerateRequest>(
+                json!({"model": "m", "prompt": "def f(", "suffix": "    return x"}),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        {
+            ValidGenerate::Raw(r) => assert_eq!(r.suffix.as_deref(), Some("    return x")),
+            _ => panic!("a suffix makes a fill-in-the-middle completion"),
+        }
         for (body, field) in [
             (json!({"model": "m", "prompt": "p", "format": 3}), "format"),
-            (
-                json!({"model": "m", "prompt": "p", "suffix": "s"}),
-                "suffix",
-            ),
             (
                 json!({"model": "m", "prompt": "p", "options": {"num_predict": 0}}),
                 "options.num_predict",

@@ -96,13 +96,6 @@ impl TryFrom<CompletionRequest> for ValidCompletionRequest {
                 ),
             ));
         }
-        if r.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
-            return Err(ValidationError::new(
-                "suffix",
-                "suffix (fill-in-the-middle) is not supported by this server yet; \
-                 send the prefix alone as the prompt",
-            ));
-        }
         let n = in_range_u32("n", r.n, 1, MAX_CHOICES)?.unwrap_or(1);
         if r.best_of.is_some_and(|b| b != n) {
             return Err(ValidationError::new(
@@ -127,9 +120,17 @@ impl TryFrom<CompletionRequest> for ValidCompletionRequest {
             ..SamplingParams::default()
         };
         let stream = r.stream.unwrap_or(false);
+        let suffix = r.suffix.filter(|s| !s.is_empty());
+        if suffix.is_some() && r.echo == Some(true) {
+            return Err(ValidationError::new(
+                "echo",
+                "echo cannot be combined with suffix (fill-in-the-middle)",
+            ));
+        }
         Ok(ValidCompletionRequest {
             model,
             prompts,
+            suffix,
             echo: r.echo.unwrap_or(false),
             params,
             n,
@@ -517,8 +518,8 @@ mod tests {
             (json!({"model": "m"}), "prompt"),
             (json!({"model": "m", "prompt": [1, 2]}), "prompt"),
             (
-                json!({"model": "m", "prompt": "a", "suffix": "b"}),
-                "suffix",
+                json!({"model": "m", "prompt": "a", "suffix": "b", "echo": true}),
+                "echo",
             ),
             (
                 json!({"model": "m", "prompt": "a", "best_of": 3}),

@@ -71,6 +71,9 @@ pub struct GgufHeader {
     pub metadata: BTreeMap<String, MetaValue>,
     /// Total number of weights across all tensors.
     pub parameter_count: u64,
+    /// Whether the vocabulary has fill-in-the-middle tokens (prefix, suffix
+    /// and middle), by id keys or by the token spellings models use.
+    pub has_fim: bool,
 }
 
 impl GgufHeader {
@@ -98,6 +101,35 @@ impl GgufHeader {
     pub fn uint(&self, key: &str) -> Option<u64> {
         self.metadata.get(key).and_then(MetaValue::as_u64)
     }
+}
+
+/// Which FIM token a spelling is (0 prefix, 1 suffix, 2 middle), for the
+/// spellings of the common code models (StarCoder/SmolLM, Qwen, CodeLlama,
+/// DeepSeek, CodeGemma).
+fn fim_kind(token: &[u8]) -> Option<usize> {
+    const SPELLINGS: [(&str, usize); 15] = [
+        ("<fim_prefix>", 0),
+        ("<fim_suffix>", 1),
+        ("<fim_middle>", 2),
+        ("<|fim_prefix|>", 0),
+        ("<|fim_suffix|>", 1),
+        ("<|fim_middle|>", 2),
+        ("<fim-prefix>", 0),
+        ("<fim-suffix>", 1),
+        ("<fim-middle>", 2),
+        ("<PRE>", 0),
+        ("<SUF>", 1),
+        ("<MID>", 2),
+        ("<｜fim▁begin｜>", 0),
+        ("<｜fim▁hole｜>", 1),
+        ("<｜fim▁end｜>", 2),
+    ];
+    let token = std::str::from_utf8(token).ok()?;
+    let token = token.strip_prefix('▁').unwrap_or(token);
+    SPELLINGS
+        .iter()
+        .find(|(spelling, _)| *spelling == token)
+        .map(|(_, kind)| *kind)
 }
 
 /// Read and validate the header of `path`; checks the architecture too.
@@ -140,12 +172,21 @@ fn parse(r: &mut Reader) -> Result<GgufHeader> {
     let tensor_count = r.u64("the tensor count")?;
     let kv_count = r.u64("the metadata count")?;
     let mut metadata = BTreeMap::new();
+    let mut fim_spellings = [false; 3];
     for _ in 0..kv_count {
         let key = r.string("a metadata key")?;
         let value_type = r.u32("a metadata type")?;
-        let value = r.value(value_type)?;
+        let value = if value_type == 9 && key == "tokenizer.ggml.tokens" {
+            r.skip_array(Some(&mut fim_spellings))?
+        } else {
+            r.value(value_type)?
+        };
         metadata.insert(key, value);
     }
+    let fim_ids = ["fim_pre", "fim_suf", "fim_mid"]
+        .iter()
+        .all(|k| metadata.contains_key(&format!("tokenizer.ggml.{k}_token_id")));
+    let has_fim = fim_ids || fim_spellings.iter().all(|found| *found);
     let alignment = metadata
         .get("general.alignment")
         .and_then(MetaValue::as_u64)
@@ -171,6 +212,7 @@ fn parse(r: &mut Reader) -> Result<GgufHeader> {
         tensor_count,
         metadata,
         parameter_count,
+        has_fim,
     })
 }
 
@@ -351,7 +393,7 @@ impl Reader {
             6 => MetaValue::Float(f64::from(f32::from_le_bytes(self.array(what)?))),
             7 => MetaValue::Bool(self.array::<1>(what)?[0] != 0),
             8 => MetaValue::Str(self.string(what)?),
-            9 => self.skip_array()?,
+            9 => self.skip_array(None)?,
             10 => MetaValue::Uint(self.u64(what)?),
             11 => MetaValue::Int(i64::from_le_bytes(self.array(what)?)),
             12 => MetaValue::Float(f64::from_le_bytes(self.array(what)?)),
@@ -359,7 +401,9 @@ impl Reader {
         })
     }
 
-    fn skip_array(&mut self) -> Result<MetaValue> {
+    /// Skip an array; for the token list, `fim` records which of the FIM
+    /// prefix, suffix and middle spellings appear.
+    fn skip_array(&mut self, mut fim: Option<&mut [bool; 3]>) -> Result<MetaValue> {
         let what = "a metadata array";
         let element_type = self.u32(what)?;
         let len = self.u64(what)?;
@@ -378,7 +422,17 @@ impl Reader {
             (None, 8) => {
                 for _ in 0..len {
                     let n = self.u64(what)?;
-                    self.skip(n, what)?;
+                    match fim.as_deref_mut() {
+                        Some(found) if n <= 24 => {
+                            let mut buf = [0u8; 24];
+                            let token = &mut buf[..n as usize];
+                            self.read_exact(token, what)?;
+                            if let Some(kind) = fim_kind(token) {
+                                found[kind] = true;
+                            }
+                        }
+                        _ => self.skip(n, what)?,
+                    }
                 }
             }
             (None, other) => {
@@ -394,6 +448,16 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fim_spellings_of_the_common_code_models() {
+        assert_eq!(fim_kind(b"<fim_prefix>"), Some(0));
+        assert_eq!(fim_kind(b"<|fim_suffix|>"), Some(1));
+        assert_eq!(fim_kind("▁<MID>".as_bytes()), Some(2));
+        assert_eq!(fim_kind("<｜fim▁hole｜>".as_bytes()), Some(1));
+        assert_eq!(fim_kind(b"fim"), None);
+        assert_eq!(fim_kind(b"<|im_start|>"), None);
+    }
     use std::io::Write;
 
     fn gguf_bytes(arch: &str) -> Vec<u8> {

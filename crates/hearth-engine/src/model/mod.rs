@@ -201,6 +201,14 @@ impl Model {
         self.llama.vocab().is_eog(token)
     }
 
+    /// The fill-in-the-middle tokens (prefix, suffix, middle), when the
+    /// vocabulary has all three.
+    pub fn fim_tokens(&self) -> Option<[LlamaToken; 3]> {
+        let vocab = self.llama.vocab();
+        let tokens = [vocab.fim_pre(), vocab.fim_suf(), vocab.fim_mid()];
+        tokens.iter().all(|t| t.0 >= 0).then_some(tokens)
+    }
+
     /// Size of the vocabulary.
     pub fn vocab_size(&self) -> i32 {
         self.llama.n_vocab()

@@ -184,6 +184,9 @@ impl ChatBackend for FakeChat {
         match prompt {
             Prompt::Chat { messages, .. } => Ok(words(messages) as u32),
             Prompt::Text(t) => Ok(t.split_whitespace().count() as u32),
+            Prompt::Infill { prefix, suffix } => {
+                Ok((prefix.split_whitespace().count() + suffix.split_whitespace().count()) as u32)
+            }
         }
     }
 }
