@@ -110,7 +110,7 @@ fn with_fim_tokens(src: &Path, dst: &Path) {
         out.extend_from_slice(&id.to_le_bytes());
     }
     out.extend_from_slice(&bytes[kv_end..table_end]);
-    while out.len() as u64 % alignment != 0 {
+    while !(out.len() as u64).is_multiple_of(alignment) {
         out.push(0);
     }
     out.extend_from_slice(&bytes[data_start as usize..]);
