@@ -165,6 +165,15 @@ fn disabled(capability: Capability) -> MethodRouter<AppState> {
     axum::routing::any(answer)
 }
 
+/// The route's policy under this configuration: `/metrics` is open only when
+/// `metrics.public` says so (a scraper otherwise uses a `metrics`-scoped key).
+pub fn effective_auth(spec: &RouteSpec, config: &hearth_core::config::Config) -> Auth {
+    if spec.operation_id == "metrics" && config.metrics.public {
+        return Auth::Open;
+    }
+    spec.auth
+}
+
 /// Build the whole router for a state.
 pub fn router(state: AppState) -> Router {
     router_with(state, table())
@@ -191,7 +200,8 @@ pub fn router_with(state: AppState, routes: Vec<Route>) -> Router {
         };
         let guard = middleware::auth::Guard {
             state: state.clone(),
-            auth: route.spec.auth,
+            auth: effective_auth(&route.spec, &state.config),
+            operation: route.spec.operation_id,
         };
         let handler = handler.layer(from_fn_with_state(guard, middleware::auth::layer));
         router = router.route(route.spec.path, handler);

@@ -31,7 +31,11 @@ pub async fn serve(
 ) -> std::io::Result<Stopped> {
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let flag = state.shutting_down.clone();
-    serve_router(listener, crate::router(state), flag, grace, shutdown).await
+    let usage = state.usage.clone();
+    let stopped = serve_router(listener, crate::router(state), flag, grace, shutdown).await;
+    // Streams cut at the deadline recorded their usage when dropped; write it all.
+    usage.flush().await;
+    stopped
 }
 
 /// Serve any router with Hearth's shutdown behaviour: on `shutdown`, set

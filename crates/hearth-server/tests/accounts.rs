@@ -177,7 +177,6 @@ async fn every_route_needs_credentials_and_its_scope() {
             "/readyz",
             "/v1/meta",
             "/openapi.json",
-            "/metrics",
             "/ui/auth/setup",
             "/ui/auth/login",
             "/ui/auth/register",
