@@ -199,6 +199,26 @@ async fn every_generating_and_embedding_lane_records_usage() {
         let reply = call(app.clone(), Method::POST, path, &key, Some(body.clone())).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
     }
+    // The conversations send path generates on its own task, still metered
+    // as this user's (the request's context follows it there).
+    let conv = call(
+        app.clone(),
+        Method::POST,
+        "/ui/conversations",
+        &key,
+        Some(json!({"model": FAKE_CHAT})),
+    )
+    .await;
+    assert_eq!(conv.status, StatusCode::OK, "{}", conv.body);
+    let send = format!("/ui/conversations/{}/messages", conv.body["id"].as_str().unwrap());
+    let turn = call(app.clone(), Method::POST, &send, &key, Some(json!({"content": "hi"}))).await;
+    assert_eq!(turn.status, StatusCode::OK, "{}", turn.body);
+    assert!(
+        h.state
+            .conversations
+            .wait_idle(std::time::Duration::from_secs(5))
+            .await
+    );
     // A generation that fails is recorded too, with its outcome.
     let missing = json!({"model": "no-such-model", "messages": chat_msgs});
     let reply = call(
@@ -221,8 +241,9 @@ async fn every_generating_and_embedding_lane_records_usage() {
     };
     let reply_words = DEFAULT_REPLY.split_whitespace().count() as u64;
     let chat_row = row(FAKE_CHAT);
-    assert_eq!(chat_row.requests, 6, "{chat_row:?}");
-    assert_eq!(chat_row.completion_tokens, 6 * reply_words);
+    // Six lane requests, the conversation's answer and its title.
+    assert_eq!(chat_row.requests, 8, "{chat_row:?}");
+    assert_eq!(chat_row.completion_tokens, 8 * reply_words);
     assert_eq!(chat_row.failed, 0);
     let embed_row = row(FAKE_EMBED);
     assert_eq!(embed_row.requests, 3);
@@ -258,7 +279,7 @@ async fn every_generating_and_embedding_lane_records_usage() {
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     assert_eq!(report.body["group_by"], "user");
     assert_eq!(report.body["rows"][0]["username"], "dev");
-    assert_eq!(report.body["rows"][0]["requests"], 10);
+    assert_eq!(report.body["rows"][0]["requests"], 12);
     let report = call(
         app.clone(),
         Method::GET,
