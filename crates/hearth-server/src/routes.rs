@@ -228,6 +228,11 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     let stack = ServiceBuilder::new()
         .layer(from_fn(middleware::request_id::layer))
         .layer(from_fn(middleware::security_headers::layer))
+        .layer(tower::util::option_layer(
+            server
+                .is_tls()
+                .then(|| from_fn(middleware::security_headers::hsts)),
+        ))
         .layer(from_fn(middleware::errors::layer))
         .layer(from_fn(middleware::metrics::layer))
         .layer(CatchPanicLayer::custom(middleware::errors::on_panic))

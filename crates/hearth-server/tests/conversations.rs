@@ -87,7 +87,12 @@ async fn send_persists_both_messages_and_reports_cached_prompt() {
     assert_eq!(second["sibling_ids"], json!([second["id"]]));
     // The generations (answers and the title) ran on their own tasks, and were
     // metered under the sending request's route.
-    assert!(w.state.conversations.wait_idle(Duration::from_secs(5)).await);
+    assert!(
+        w.state
+            .conversations
+            .wait_idle(Duration::from_secs(5))
+            .await
+    );
     w.state.flush_usage().await;
     let totals = w
         .state

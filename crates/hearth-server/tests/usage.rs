@@ -210,8 +210,18 @@ async fn every_generating_and_embedding_lane_records_usage() {
     )
     .await;
     assert_eq!(conv.status, StatusCode::OK, "{}", conv.body);
-    let send = format!("/ui/conversations/{}/messages", conv.body["id"].as_str().unwrap());
-    let turn = call(app.clone(), Method::POST, &send, &key, Some(json!({"content": "hi"}))).await;
+    let send = format!(
+        "/ui/conversations/{}/messages",
+        conv.body["id"].as_str().unwrap()
+    );
+    let turn = call(
+        app.clone(),
+        Method::POST,
+        &send,
+        &key,
+        Some(json!({"content": "hi"})),
+    )
+    .await;
     assert_eq!(turn.status, StatusCode::OK, "{}", turn.body);
     assert!(
         h.state

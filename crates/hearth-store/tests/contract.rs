@@ -8,9 +8,7 @@ use hearth_core::auth::{
 };
 use hearth_core::jobs::{JobId, JobState, NewJob, now_ms};
 use hearth_core::store::{Store, StoreError, StoreKind};
-use hearth_core::usage::{
-    Outcome, QuotaOverride, Subject, UsageGroup, UsageQuery, UsageRecord,
-};
+use hearth_core::usage::{Outcome, QuotaOverride, Subject, UsageGroup, UsageQuery, UsageRecord};
 use hearth_store::{OpenOptions, open};
 use hearth_types::Scope;
 
@@ -1399,7 +1397,10 @@ async fn usage_check(store: Arc<dyn Store>) {
         group,
         user_id: user_id.map(str::to_owned),
     };
-    let by_user = repo.totals(&query(UsageGroup::User, 0, None)).await.unwrap();
+    let by_user = repo
+        .totals(&query(UsageGroup::User, 0, None))
+        .await
+        .unwrap();
     let keys: Vec<_> = by_user.iter().map(|t| t.key.clone()).collect();
     assert_eq!(keys.len(), 3, "{by_user:?}");
     assert!(keys.contains(&None) && keys.contains(&Some("u1".to_owned())));
@@ -1444,7 +1445,11 @@ async fn quota_check(store: Arc<dyn Store>) {
     };
     repo.set_quota(&user, &quota, 1).await.unwrap();
     assert_eq!(repo.quota(&user).await.unwrap(), Some(quota));
-    assert_eq!(repo.quota(&key).await.unwrap(), None, "keys and users apart");
+    assert_eq!(
+        repo.quota(&key).await.unwrap(),
+        None,
+        "keys and users apart"
+    );
     let changed = QuotaOverride {
         tokens_per_month: Some(7),
         ..QuotaOverride::default()
@@ -1454,5 +1459,9 @@ async fn quota_check(store: Arc<dyn Store>) {
     repo.set_quota(&user, &QuotaOverride::default(), 3)
         .await
         .unwrap();
-    assert_eq!(repo.quota(&user).await.unwrap(), None, "all-default removes");
+    assert_eq!(
+        repo.quota(&user).await.unwrap(),
+        None,
+        "all-default removes"
+    );
 }

@@ -84,9 +84,17 @@ async fn two_replicas_share_token_counters() {
     let ttl = Duration::from_secs(60);
     assert_eq!(a.counter(&name).await.unwrap(), None);
     b.add_counter(&name, 5, ttl, false).await.unwrap();
-    assert_eq!(a.counter(&name).await.unwrap(), None, "no add to an absent one");
+    assert_eq!(
+        a.counter(&name).await.unwrap(),
+        None,
+        "no add to an absent one"
+    );
     assert_eq!(a.seed_counter(&name, 100, ttl).await.unwrap(), 100);
-    assert_eq!(b.seed_counter(&name, 7, ttl).await.unwrap(), 100, "seeded once");
+    assert_eq!(
+        b.seed_counter(&name, 7, ttl).await.unwrap(),
+        100,
+        "seeded once"
+    );
     b.add_counter(&name, 5, ttl, false).await.unwrap();
     a.add_counter(&name, 1, ttl, true).await.unwrap();
     assert_eq!(b.counter(&name).await.unwrap(), Some(106));
