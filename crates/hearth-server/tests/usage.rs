@@ -339,12 +339,22 @@ async fn a_stream_cut_short_is_recorded_as_cancelled() {
     let response = h.app().oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
-    let first = body.frame().await.unwrap().unwrap();
-    assert!(first.is_data());
+    // Read until the reply's first word went out, then hang up.
+    let mut seen = String::new();
+    while !seen.contains("The") {
+        let frame = body.frame().await.unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap()));
+    }
     drop(body);
+    // The cut generation is recorded from its own task (it counts the
+    // prompt); a flush waits for it.
     let totals = h.totals(UsageGroup::Model).await;
     assert_eq!(totals.len(), 1, "{totals:?}");
     assert_eq!((totals[0].requests, totals[0].failed), (1, 1), "{totals:?}");
+    // Charged what it read and what it sent: the prompt ("user hi", the
+    // fake's words) and at least the first delta.
+    assert_eq!(totals[0].prompt_tokens, 2, "{totals:?}");
+    assert!(totals[0].completion_tokens >= 1, "{totals:?}");
 }
 
 #[tokio::test]

@@ -4,6 +4,10 @@
 //! service started it. A generation is recorded when its `Done` event passes
 //! (after charging its tokens, so the next request of the same caller sees
 //! them), when it fails, or when its stream is dropped early (cancelled).
+//! A generation cut short never gets the backend's figures: it is charged
+//! its text deltas as completion tokens (a lower bound: one delta holds at
+//! least one token) and its prompt counted with the backend's tokenizer, so
+//! hanging up just before the end does not make a generation free.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +55,14 @@ struct Meter {
     model: String,
     started: Instant,
     first_text: Option<Instant>,
+    /// Text deltas seen (completion tokens, at least).
+    deltas: u32,
+    /// How to count the prompt if the generation ends without figures.
+    prompt: Option<(Arc<dyn ChatBackend>, Prompt)>,
+    /// Whether a drop may finish on a task of its own (not for the meter
+    /// already moved to such a task: its drop, if the runtime is shutting
+    /// down and drops the task unpolled, records at once).
+    may_spawn: bool,
     is_done: bool,
 }
 
@@ -65,14 +77,23 @@ impl Meter {
             model: model.to_owned(),
             started: Instant::now(),
             first_text: None,
+            deltas: 0,
+            prompt: None,
+            may_spawn: true,
             is_done: false,
         }
     }
 
     fn record(&mut self, outcome: Outcome, stats: &GenerationStats) -> UsageRecord {
+        let record = self.build(outcome, stats);
+        self.recorder.record(record.clone());
+        record
+    }
+
+    fn build(&mut self, outcome: Outcome, stats: &GenerationStats) -> UsageRecord {
         self.is_done = true;
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let record = UsageRecord {
+        UsageRecord {
             id: uuid::Uuid::now_v7().to_string(),
             at_ms: now_ms(),
             request_id: self.context.request_id.clone(),
@@ -86,9 +107,24 @@ impl Meter {
             ttft_ms: self.first_text.map(|t| ms(t - self.started)),
             total_ms: ms(self.started.elapsed()),
             outcome,
+        }
+    }
+
+    /// Figures of a generation that ended without the backend's: deltas seen,
+    /// and the prompt counted by the backend (0 if that fails).
+    async fn estimate(&mut self) -> GenerationStats {
+        let prompt_tokens = match self.prompt.take() {
+            Some((backend, prompt)) => backend
+                .count_tokens(&self.model, &prompt)
+                .await
+                .unwrap_or(0),
+            None => 0,
         };
-        self.recorder.record(record.clone());
-        record
+        GenerationStats {
+            prompt_tokens,
+            completion_tokens: self.deltas,
+            ..GenerationStats::default()
+        }
     }
 
     /// Record and charge, waiting for the charge.
@@ -110,18 +146,34 @@ impl Drop for Meter {
         if self.is_done {
             return;
         }
-        // Cut short: the backend's own figures never came. Count what was
-        // generated as unknown (0); the prompt was read, but its size is not
-        // known here without a tokenizer round trip.
-        let record = self.record(Outcome::Cancelled, &GenerationStats::default());
-        if let (Some(quotas), Ok(handle)) = (
-            self.context.quotas.clone(),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            let subjects = self.context.subjects();
-            let tokens = record.charged_tokens();
-            handle.spawn(async move { quotas.charge(&subjects, tokens).await });
-        }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let Some(runtime) = runtime.filter(|_| self.may_spawn) else {
+            let stats = GenerationStats {
+                completion_tokens: self.deltas,
+                ..GenerationStats::default()
+            };
+            self.record(Outcome::Cancelled, &stats);
+            return;
+        };
+        // Finish on a task of its own: counting the prompt is async.
+        let mut meter = Meter {
+            recorder: self.recorder.clone(),
+            context: self.context.clone(),
+            model: std::mem::take(&mut self.model),
+            started: self.started,
+            first_text: self.first_text,
+            deltas: self.deltas,
+            prompt: self.prompt.take(),
+            may_spawn: false,
+            is_done: false,
+        };
+        self.is_done = true;
+        let pending = self.recorder.pending();
+        runtime.spawn(async move {
+            let _pending = pending;
+            let stats = meter.estimate().await;
+            meter.finish(Outcome::Cancelled, &stats).await;
+        });
     }
 }
 
@@ -129,6 +181,7 @@ impl Drop for Meter {
 impl ChatBackend for MeteredChat {
     async fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, BackendError> {
         let mut meter = Meter::start(&self.recorder, &request.model);
+        meter.prompt = Some((self.inner.clone(), request.prompt.clone()));
         let stream = match self.inner.generate(request).await {
             Ok(stream) => stream,
             Err(err) => {
@@ -144,20 +197,21 @@ impl ChatBackend for MeteredChat {
             match &item {
                 Some(Ok(GenerationEvent::Delta { .. })) => {
                     meter.first_text.get_or_insert_with(Instant::now);
+                    meter.deltas = meter.deltas.saturating_add(1);
                 }
                 Some(Ok(GenerationEvent::Done { stats, .. })) => {
                     meter.finish(Outcome::Ok, stats).await;
                 }
                 Some(Err(_)) => {
-                    meter
-                        .finish(Outcome::Error, &GenerationStats::default())
-                        .await
+                    let stats = meter.estimate().await;
+                    meter.finish(Outcome::Error, &stats).await;
                 }
                 // Ended without `Done`: a backend bug, counted as an error.
                 None => {
-                    meter
-                        .finish(Outcome::Error, &GenerationStats::default())
-                        .await;
+                    if !meter.is_done {
+                        let stats = meter.estimate().await;
+                        meter.finish(Outcome::Error, &stats).await;
+                    }
                     return None;
                 }
             }

@@ -6,6 +6,7 @@
 //! silently).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +20,8 @@ const BATCH: usize = 256;
 const LINGER: Duration = Duration::from_millis(200);
 /// Attempts per batch.
 const ATTEMPTS: u32 = 3;
+/// Longest [`UsageRecorder::flush`] waits for records still being completed.
+pub const PENDING_WAIT: Duration = Duration::from_secs(5);
 
 enum Command {
     Record(Box<UsageRecord>),
@@ -29,6 +32,18 @@ enum Command {
 #[derive(Clone)]
 pub struct UsageRecorder {
     tx: mpsc::UnboundedSender<Command>,
+    /// Records still being completed elsewhere (a cut generation counting its
+    /// prompt); [`UsageRecorder::flush`] waits for them.
+    pending: Arc<AtomicUsize>,
+}
+
+/// Holds one pending record open until dropped.
+pub(crate) struct PendingRecord(Arc<AtomicUsize>);
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl UsageRecorder {
@@ -36,7 +51,16 @@ impl UsageRecorder {
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(store, rx));
-        UsageRecorder { tx }
+        UsageRecorder {
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Announce a record that will be queued later.
+    pub(crate) fn pending(&self) -> PendingRecord {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        PendingRecord(self.pending.clone())
     }
 
     /// Queue a record (never blocks).
@@ -46,9 +70,13 @@ impl UsageRecorder {
         }
     }
 
-    /// Wait until every record queued before this call is written (or failed
-    /// and logged).
+    /// Wait until every record queued before this call (and the pending ones,
+    /// for at most [`PENDING_WAIT`]) is written, or failed and logged.
     pub async fn flush(&self) {
+        let deadline = tokio::time::Instant::now() + PENDING_WAIT;
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Flush(tx)).is_ok() {
             let _ = rx.await;
