@@ -73,7 +73,11 @@ impl AppState {
             PasswordHasher::default(),
             AuthSettings::from_config(&parts.config),
         ));
-        let usage = UsageRecorder::start(parts.store.clone());
+        let observer: Option<hearth_core::usage::Observer> = parts
+            .metrics
+            .is_some()
+            .then(|| Arc::new(crate::metrics::observe_usage) as hearth_core::usage::Observer);
+        let usage = UsageRecorder::start_with(parts.store.clone(), observer);
         let chat: Arc<dyn ChatBackend> = Arc::new(MeteredChat::new(parts.chat, usage.clone()));
         let embed: Arc<dyn EmbedBackend> = Arc::new(MeteredEmbed::new(parts.embed, usage.clone()));
         let conversations = Arc::new(ConversationService::new(

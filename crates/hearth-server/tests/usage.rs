@@ -32,6 +32,13 @@ struct Harness {
 }
 
 async fn harness(config: Config) -> Harness {
+    harness_with(config, None).await
+}
+
+async fn harness_with(
+    config: Config,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Harness {
     let fake = FakeBackend::new();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
@@ -43,7 +50,7 @@ async fn harness(config: Config) -> Harness {
         chat: backend.clone(),
         embed: backend.clone(),
         models: backend,
-        metrics: None,
+        metrics,
     })
     .with_accounts(
         Arc::new(InProcessLimiter::new()),
@@ -506,4 +513,44 @@ async fn a_daily_quota_set_by_an_admin_is_enforced_audited_and_survives_a_restar
         changes[0].target.as_deref(),
         Some(format!("user:{}", dev.id).as_str())
     );
+}
+
+#[tokio::test]
+async fn usage_feeds_token_metrics_without_unknown_model_labels() {
+    let h = harness_with(
+        Config::default(),
+        Some(hearth_server::metrics::install_recorder()),
+    )
+    .await;
+    let admin = h.user("root", Role::Admin).await;
+    let (_, key) = h.key(&admin, &["chat", "metrics"]).await;
+    assert_eq!(chat(h.app(), &key).await.status, StatusCode::OK);
+    let unknown =
+        json!({"model": "secret-looking-name", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = call(
+        h.app(),
+        Method::POST,
+        "/v1/chat/completions",
+        &key,
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let text = call(h.app(), Method::GET, "/metrics", &key, None)
+        .await
+        .body;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(r#"hearth_tokens_total{model="fake-chat",kind="completion"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hearth_generations_total{model="-",outcome="error"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("hearth_time_to_first_token_seconds"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-looking-name"), "{text}");
 }

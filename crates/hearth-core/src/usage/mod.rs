@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::StoreError;
 pub use meter::{MeteredChat, MeteredEmbed};
 pub use quota::{QuotaDenied, QuotaLimits, QuotaSettings, Quotas, Subject};
-pub use recorder::UsageRecorder;
+pub use recorder::{Observer, UsageRecorder};
 
 /// How a metered call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,11 @@ pub struct UsageRecorder {
     /// Records still being completed elsewhere (a cut generation counting its
     /// prompt); [`UsageRecorder::flush`] waits for them.
     pending: Arc<AtomicUsize>,
+    observer: Option<Observer>,
 }
+
+/// Called with every record as it is queued (metrics); must be cheap.
+pub type Observer = Arc<dyn Fn(&UsageRecord) + Send + Sync>;
 
 /// Holds one pending record open until dropped.
 pub(crate) struct PendingRecord(Arc<AtomicUsize>);
@@ -49,11 +53,17 @@ impl Drop for PendingRecord {
 impl UsageRecorder {
     /// Start the writer on the current tokio runtime.
     pub fn start(store: Arc<dyn Store>) -> Self {
+        Self::start_with(store, None)
+    }
+
+    /// Start the writer; `observer` sees every record as it is queued.
+    pub fn start_with(store: Arc<dyn Store>, observer: Option<Observer>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(store, rx));
         UsageRecorder {
             tx,
             pending: Arc::new(AtomicUsize::new(0)),
+            observer,
         }
     }
 
@@ -65,6 +75,9 @@ impl UsageRecorder {
 
     /// Queue a record (never blocks).
     pub fn record(&self, record: UsageRecord) {
+        if let Some(observe) = &self.observer {
+            observe(&record);
+        }
         if self.tx.send(Command::Record(Box::new(record))).is_err() {
             tracing::error!("usage writer is gone; a usage record was not stored");
         }
