@@ -22,8 +22,11 @@ RUN apt-get update \
  && useradd --system --home /var/lib/hearth --create-home hearth
 COPY --from=build /usr/local/bin/hearth /usr/local/bin/hearth
 USER hearth
+# A container listens on all interfaces; TLS is expected from a proxy in front.
+# To serve HTTPS directly, set HEARTH_SERVER_TLS_CERT/KEY and drop the insecure switch.
 ENV HEARTH_STORAGE_DATA_DIR=/var/lib/hearth \
     HEARTH_SERVER_BIND=0.0.0.0:4327 \
+    HEARTH_SERVER_ALLOW_INSECURE_BIND=true \
     HEARTH_LOG_FORMAT=json
 VOLUME ["/var/lib/hearth"]
 EXPOSE 4327

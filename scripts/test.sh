@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 . scripts/services.sh
 
 need_packages cmake:cmake clang:clang "/usr/lib/llvm-*/lib/libclang.so*:libclang-dev" chromium:chromium \
-    "/usr/lib/postgresql/*/bin/initdb:postgresql" redis-server:redis-server psql:postgresql-client
+    "/usr/lib/postgresql/*/bin/initdb:postgresql" redis-server:redis-server psql:postgresql-client \
+    openssl:openssl
 
 echo "==> fetching test models"
 cargo xtask fetch-test-models

@@ -71,6 +71,19 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Origins allowed by CORS; empty means CORS is off.
     pub cors_origins: Vec<String>,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`); reloaded on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Allow a non-loopback `bind` without TLS (behind a TLS-terminating proxy).
+    pub allow_insecure_bind: bool,
+}
+
+impl ServerConfig {
+    /// Whether Hearth itself serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -81,6 +94,9 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             shutdown_grace_secs: 20,
             cors_origins: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            allow_insecure_bind: false,
         }
     }
 }
@@ -165,6 +181,9 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Serve metrics on this separate address instead of the main listener.
     pub bind: Option<SocketAddr>,
+    /// Serve `/metrics` on the main listener without credentials (otherwise it
+    /// needs an admin or a key with the `metrics` scope).
+    pub public: bool,
 }
 
 impl Default for MetricsConfig {
@@ -172,6 +191,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             bind: None,
+            public: false,
         }
     }
 }
@@ -232,6 +252,9 @@ pub struct AuthConfig {
     pub session_absolute_secs: u64,
     /// Mark the session cookie `Secure` (turn off only for plain-http loopback).
     pub cookie_secure: bool,
+    /// Send the session cookie `SameSite=None; Secure` so a web app on another
+    /// site (listed in `server.cors_origins`) can use it; `SameSite=Lax` otherwise.
+    pub cookie_cross_site: bool,
     /// How long (seconds) an invite stays valid.
     pub invite_ttl_secs: u64,
 }
@@ -244,6 +267,7 @@ impl Default for AuthConfig {
             session_idle_secs: 12 * 3600,
             session_absolute_secs: 7 * 24 * 3600,
             cookie_secure: true,
+            cookie_cross_site: false,
             invite_ttl_secs: 7 * 24 * 3600,
         }
     }
@@ -261,6 +285,18 @@ pub struct LimitsConfig {
     pub concurrent_streams_per_user: u32,
     /// Login attempts per minute per client address and per user name.
     pub login_attempts_per_minute: u32,
+    /// Tokens (prompt + completion) per minute for one API key (0 = unlimited).
+    pub tokens_per_minute_per_key: u64,
+    /// Tokens per minute for one user over all its keys and sessions (0 = unlimited).
+    pub tokens_per_minute_per_user: u64,
+    /// Tokens per UTC day for one API key (0 = unlimited).
+    pub tokens_per_day_per_key: u64,
+    /// Tokens per UTC day for one user (0 = unlimited).
+    pub tokens_per_day_per_user: u64,
+    /// Tokens per UTC calendar month for one API key (0 = unlimited).
+    pub tokens_per_month_per_key: u64,
+    /// Tokens per UTC calendar month for one user (0 = unlimited).
+    pub tokens_per_month_per_user: u64,
     /// `redis://HOST:PORT` to share limits between replicas; unset keeps them
     /// in this process.
     pub redis_url: Option<String>,
@@ -273,6 +309,12 @@ impl Default for LimitsConfig {
             requests_per_minute_per_user: 1200,
             concurrent_streams_per_user: 8,
             login_attempts_per_minute: 10,
+            tokens_per_minute_per_key: 0,
+            tokens_per_minute_per_user: 0,
+            tokens_per_day_per_key: 0,
+            tokens_per_day_per_user: 0,
+            tokens_per_month_per_key: 0,
+            tokens_per_month_per_user: 0,
             redis_url: None,
         }
     }
@@ -308,6 +350,21 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "server.tls_cert",
+        "PEM certificate chain; with tls_key Hearth serves HTTPS (and sends HSTS). Re-read on SIGHUP.",
+        Some("\"/etc/hearth/cert.pem\""),
+    ),
+    (
+        "server.tls_key",
+        "PEM private key (PKCS#8, PKCS#1 or SEC1) of tls_cert.",
+        Some("\"/etc/hearth/key.pem\""),
+    ),
+    (
+        "server.allow_insecure_bind",
+        "Allow a non-loopback bind without TLS (only behind a TLS-terminating proxy); logged as a warning.",
+        None,
+    ),
+    (
         "storage.data_dir",
         "Data directory. Default: $XDG_DATA_HOME/hearth, else ~/.local/share/hearth.",
         Some("\"/var/lib/hearth\""),
@@ -338,6 +395,11 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         "metrics.bind",
         "Serve metrics on this separate address instead of the main listener.",
         Some("\"127.0.0.1:9464\""),
+    ),
+    (
+        "metrics.public",
+        "Serve /metrics on the main listener without credentials; otherwise it needs an admin or a key with the metrics scope.",
+        None,
     ),
     (
         "capabilities.openai_api",
@@ -382,6 +444,11 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "auth.cookie_cross_site",
+        "Send the session cookie SameSite=None; Secure for a web app on another site (listed in server.cors_origins); SameSite=Lax otherwise.",
+        None,
+    ),
+    (
         "auth.invite_ttl_secs",
         "Seconds an invite stays valid.",
         None,
@@ -404,6 +471,36 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
     (
         "limits.login_attempts_per_minute",
         "Login attempts per minute per client address and per user name.",
+        None,
+    ),
+    (
+        "limits.tokens_per_minute_per_key",
+        "Tokens (prompt + completion) per minute for one API key (0 = unlimited); per-key overrides: `hearth key quota`, PUT /admin/keys/{id}/quota.",
+        None,
+    ),
+    (
+        "limits.tokens_per_minute_per_user",
+        "Tokens per minute for one user over all its keys and sessions (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.tokens_per_day_per_key",
+        "Tokens per UTC day for one API key, counted from the usage records (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.tokens_per_day_per_user",
+        "Tokens per UTC day for one user (0 = unlimited); per-user overrides: `hearth user quota`, PUT /admin/users/{id}/quota.",
+        None,
+    ),
+    (
+        "limits.tokens_per_month_per_key",
+        "Tokens per UTC calendar month for one API key (0 = unlimited).",
+        None,
+    ),
+    (
+        "limits.tokens_per_month_per_user",
+        "Tokens per UTC calendar month for one user (0 = unlimited).",
         None,
     ),
     (
@@ -479,6 +576,8 @@ pub enum Layer {
     Env(String),
     /// A command-line flag.
     Flag(String),
+    /// All layers together (rules that tie several keys, checked once at the end).
+    Combined,
 }
 
 impl fmt::Display for Layer {
@@ -488,6 +587,7 @@ impl fmt::Display for Layer {
             Layer::File(p) => write!(f, "config file {}", p.display()),
             Layer::Env(v) => write!(f, "environment variable {v}"),
             Layer::Flag(k) => write!(f, "flag --{k}"),
+            Layer::Combined => write!(f, "defaults, file, environment and flags combined"),
         }
     }
 }
@@ -543,6 +643,13 @@ impl Config {
             check(&tree, &layer)?;
         }
         let mut config = check(&tree, &Layer::Defaults)?;
+        config
+            .validate_combination()
+            .map_err(|(key, message)| ConfigError {
+                key,
+                message,
+                layer: Layer::Combined,
+            })?;
         config.resolve(&sources.env);
         Ok(config)
     }
@@ -604,6 +711,41 @@ impl Config {
         }
     }
 
+    /// Rules that tie several keys together: checked once on the combined
+    /// layers, so the order in which env vars or flags are applied never matters.
+    fn validate_combination(&self) -> Result<(), (String, String)> {
+        let fail = |k: &str, m: &str| Err((k.to_owned(), m.to_owned()));
+        if !self.auth.enabled && !self.server.bind.ip().is_loopback() {
+            return fail(
+                "auth.enabled",
+                "authentication may be off only when server.bind is a loopback address",
+            );
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return fail(
+                "server.tls_cert",
+                "set both server.tls_cert and server.tls_key (PEM files), or neither",
+            );
+        }
+        if !self.server.bind.ip().is_loopback()
+            && !self.server.is_tls()
+            && !self.server.allow_insecure_bind
+        {
+            return fail(
+                "server.bind",
+                "a non-loopback address needs TLS (server.tls_cert and server.tls_key), or \
+                 server.allow_insecure_bind = true when a TLS-terminating proxy is in front",
+            );
+        }
+        if self.auth.cookie_cross_site && !self.auth.cookie_secure {
+            return fail(
+                "auth.cookie_cross_site",
+                "a cross-site (SameSite=None) cookie must be Secure: keep auth.cookie_secure = true",
+            );
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
         let fail = |k: &str, m: &str| Err((k.to_owned(), m.to_owned()));
         if self.server.body_limit_bytes < 1024 {
@@ -632,12 +774,6 @@ impl Config {
                     "each origin must start with http:// or https://",
                 );
             }
-        }
-        if !self.auth.enabled && !self.server.bind.ip().is_loopback() {
-            return fail(
-                "auth.enabled",
-                "authentication may be off only when server.bind is a loopback address",
-            );
         }
         if self.auth.session_idle_secs == 0 || self.auth.session_absolute_secs == 0 {
             return fail(

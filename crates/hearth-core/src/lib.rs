@@ -12,4 +12,5 @@ pub mod jobs;
 pub mod limits;
 pub mod models;
 pub mod store;
+pub mod usage;
 pub mod validate;

@@ -2,6 +2,8 @@
 //! key (`key:ID`, `user:ID`, `login:…`). The in-process implementation here
 //! serves one replica; the Redis adapter in `hearth-store` lets several replicas
 //! share one budget. Fixed windows: cheap, and exact enough for abuse control.
+//! Token budgets use named counters ([`Limiter::add_counter`]): the caller names
+//! the window in the counter's name and gives it an expiry.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,6 +54,21 @@ pub trait Limiter: Send + Sync {
     async fn acquire(&self, key: &str, max: u32) -> Result<Verdict, LimitError>;
     /// Give back a slot.
     async fn release(&self, key: &str) -> Result<(), LimitError>;
+    /// The value of counter `name`; `None` when it does not exist (or expired).
+    async fn counter(&self, name: &str) -> Result<Option<u64>, LimitError>;
+    /// Create counter `name` at `value`, expiring after `ttl`, unless it
+    /// exists; return the value it holds afterwards.
+    async fn seed_counter(&self, name: &str, value: u64, ttl: Duration) -> Result<u64, LimitError>;
+    /// Add `amount` to counter `name`. An absent counter is created (expiring
+    /// after `ttl`) only when `create`; otherwise the addition is dropped (the
+    /// next check seeds it from the records).
+    async fn add_counter(
+        &self,
+        name: &str,
+        amount: u64,
+        ttl: Duration,
+        create: bool,
+    ) -> Result<(), LimitError>;
 }
 
 /// A concurrent slot, given back when dropped (also when a stream is cut).
@@ -103,6 +120,23 @@ pub fn secs_to_window_end(now_ms: i64, window: Duration) -> u32 {
 pub struct InProcessLimiter {
     windows: Mutex<HashMap<String, (i64, u32)>>,
     slots: Mutex<HashMap<String, u32>>,
+    /// name → (value, expiry in Unix ms)
+    counters: Mutex<HashMap<String, (u64, i64)>>,
+}
+
+impl InProcessLimiter {
+    fn live_counters(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, i64)>> {
+        let now = now_ms();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if counters.len() > 100_000 {
+            counters.retain(|_, (_, expires)| *expires > now);
+        }
+        counters
+    }
+}
+
+fn expiry(ttl: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl InProcessLimiter {
@@ -157,6 +191,48 @@ impl Limiter for InProcessLimiter {
         }
         Ok(())
     }
+
+    async fn counter(&self, name: &str) -> Result<Option<u64>, LimitError> {
+        let now = now_ms();
+        let counters = self.live_counters();
+        Ok(counters
+            .get(name)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(value, _)| *value))
+    }
+
+    async fn seed_counter(&self, name: &str, value: u64, ttl: Duration) -> Result<u64, LimitError> {
+        let now = now_ms();
+        let mut counters = self.live_counters();
+        let entry = counters
+            .entry(name.to_owned())
+            .or_insert((value, expiry(ttl)));
+        if entry.1 <= now {
+            *entry = (value, expiry(ttl));
+        }
+        Ok(entry.0)
+    }
+
+    async fn add_counter(
+        &self,
+        name: &str,
+        amount: u64,
+        ttl: Duration,
+        create: bool,
+    ) -> Result<(), LimitError> {
+        let now = now_ms();
+        let mut counters = self.live_counters();
+        match counters.get_mut(name) {
+            Some(entry) if entry.1 > now => entry.0 = entry.0.saturating_add(amount),
+            _ if create => {
+                counters.insert(name.to_owned(), (amount, expiry(ttl)));
+            }
+            _ => {
+                counters.remove(name);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +261,26 @@ mod tests {
         drop(first);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(acquire_permit(&limiter, "s", 1).await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn counters_seed_once_and_add_only_when_asked() {
+        let limiter = InProcessLimiter::new();
+        let ttl = Duration::from_secs(60);
+        assert_eq!(limiter.counter("c").await.unwrap(), None);
+        limiter.add_counter("c", 5, ttl, false).await.unwrap();
+        assert_eq!(limiter.counter("c").await.unwrap(), None);
+        assert_eq!(limiter.seed_counter("c", 10, ttl).await.unwrap(), 10);
+        assert_eq!(limiter.seed_counter("c", 99, ttl).await.unwrap(), 10);
+        limiter.add_counter("c", 5, ttl, false).await.unwrap();
+        assert_eq!(limiter.counter("c").await.unwrap(), Some(15));
+        limiter.add_counter("d", 7, ttl, true).await.unwrap();
+        assert_eq!(limiter.counter("d").await.unwrap(), Some(7));
+        limiter
+            .add_counter("gone", 1, Duration::ZERO, true)
+            .await
+            .unwrap();
+        assert_eq!(limiter.counter("gone").await.unwrap(), None);
     }
 
     #[test]

@@ -183,15 +183,30 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-/// `Set-Cookie` for a new session (or, with `None`, one that clears it).
-pub fn set_cookie(secret: Option<&str>, max_age_secs: u64, is_secure: bool) -> HeaderValue {
+/// `Set-Cookie` for a new session (or, with `None`, one that clears it):
+/// `SameSite=Lax`, or `SameSite=None; Secure` when `auth.cookie_cross_site`
+/// (the config refuses that mode without `cookie_secure`).
+pub fn set_cookie(
+    secret: Option<&str>,
+    max_age_secs: u64,
+    auth: &hearth_core::config::AuthConfig,
+) -> HeaderValue {
     let (value, max_age) = match secret {
         Some(s) => (s, max_age_secs),
         None => ("", 0),
     };
-    let secure = if is_secure { "; Secure" } else { "" };
+    let same_site = if auth.cookie_cross_site {
+        "None"
+    } else {
+        "Lax"
+    };
+    let secure = if auth.cookie_secure || auth.cookie_cross_site {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
     ))
     .expect("cookie is ASCII")
 }

@@ -222,6 +222,7 @@ fn openai_code(code: Code) -> &'static str {
         Code::ModelNotFound => "model_not_found",
         Code::AuthRequired => "invalid_api_key",
         Code::RateLimited => "rate_limit_exceeded",
+        Code::QuotaExceeded => "insufficient_quota",
         other => other.as_str(),
     }
 }
@@ -232,7 +233,7 @@ fn anthropic_type(code: Code) -> &'static str {
         Code::AuthForbidden | Code::CapabilityDisabled => "permission_error",
         Code::NotFound | Code::ModelNotFound => "not_found_error",
         Code::PayloadTooLarge => "request_too_large",
-        Code::RateLimited => "rate_limit_error",
+        Code::RateLimited | Code::QuotaExceeded => "rate_limit_error",
         Code::Overloaded | Code::Unavailable | Code::ProviderUnavailable => "overloaded_error",
         _ if code.kind() == ErrorKind::InvalidRequest => "invalid_request_error",
         _ => "api_error",

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod tls;
 
 pub use error::{ApiError, Lane};
 pub use routes::router;

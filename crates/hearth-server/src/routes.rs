@@ -165,6 +165,15 @@ fn disabled(capability: Capability) -> MethodRouter<AppState> {
     axum::routing::any(answer)
 }
 
+/// The route's policy under this configuration: `/metrics` is open only when
+/// `metrics.public` says so (a scraper otherwise uses a `metrics`-scoped key).
+pub fn effective_auth(spec: &RouteSpec, config: &hearth_core::config::Config) -> Auth {
+    if spec.operation_id == "metrics" && config.metrics.public {
+        return Auth::Open;
+    }
+    spec.auth
+}
+
 /// Build the whole router for a state.
 pub fn router(state: AppState) -> Router {
     router_with(state, table())
@@ -191,7 +200,8 @@ pub fn router_with(state: AppState, routes: Vec<Route>) -> Router {
         };
         let guard = middleware::auth::Guard {
             state: state.clone(),
-            auth: route.spec.auth,
+            auth: effective_auth(&route.spec, &state.config),
+            operation: route.spec.operation_id,
         };
         let handler = handler.layer(from_fn_with_state(guard, middleware::auth::layer));
         router = router.route(route.spec.path, handler);
@@ -218,6 +228,11 @@ pub fn with_middleware(router: Router<AppState>, server: &ServerConfig) -> Route
     let stack = ServiceBuilder::new()
         .layer(from_fn(middleware::request_id::layer))
         .layer(from_fn(middleware::security_headers::layer))
+        .layer(tower::util::option_layer(
+            server
+                .is_tls()
+                .then(|| from_fn(middleware::security_headers::hsts)),
+        ))
         .layer(from_fn(middleware::errors::layer))
         .layer(from_fn(middleware::metrics::layer))
         .layer(CatchPanicLayer::custom(middleware::errors::on_panic))

@@ -12,6 +12,7 @@ use hearth_core::conversations::{ConversationService, ConversationSettings};
 use hearth_core::limits::{InProcessLimiter, Limiter};
 use hearth_core::models::ModelCatalog;
 use hearth_core::store::Store;
+use hearth_core::usage::{MeteredChat, MeteredEmbed, QuotaSettings, Quotas, UsageRecorder};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Shared state of the server (cheap to clone).
@@ -21,12 +22,16 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database.
     pub store: Arc<dyn Store>,
-    /// Text generation (local engine, later also upstream providers).
+    /// Text generation (local engine, later also upstream providers), metered.
     pub chat: Arc<dyn ChatBackend>,
-    /// Embeddings.
+    /// Embeddings, metered.
     pub embed: Arc<dyn EmbedBackend>,
     /// Which models exist.
     pub models: Arc<dyn ModelCatalog>,
+    /// Writes usage records in the background; flushed at shutdown.
+    pub usage: UsageRecorder,
+    /// Token limits and quotas per key and user.
+    pub quotas: Arc<Quotas>,
     /// Conversations (over `store` and `chat`), with the generations in progress.
     pub conversations: Arc<ConversationService>,
     /// Renders `/metrics`; `None` when metrics are off.
@@ -58,7 +63,8 @@ pub struct Parts {
 }
 
 impl AppState {
-    /// A state with the given parts.
+    /// A state with the given parts. Starts the usage writer, so it must be
+    /// called on a tokio runtime.
     pub fn new(parts: Parts) -> Self {
         let limiter: Arc<dyn Limiter> = Arc::new(InProcessLimiter::new());
         let auth = Arc::new(AuthService::new(
@@ -67,19 +73,29 @@ impl AppState {
             PasswordHasher::default(),
             AuthSettings::from_config(&parts.config),
         ));
+        let observer: Option<hearth_core::usage::Observer> = parts
+            .metrics
+            .is_some()
+            .then(|| Arc::new(crate::metrics::observe_usage) as hearth_core::usage::Observer);
+        let usage = UsageRecorder::start_with(parts.store.clone(), observer);
+        let chat: Arc<dyn ChatBackend> = Arc::new(MeteredChat::new(parts.chat, usage.clone()));
+        let embed: Arc<dyn EmbedBackend> = Arc::new(MeteredEmbed::new(parts.embed, usage.clone()));
         let conversations = Arc::new(ConversationService::new(
             parts.store.clone(),
-            parts.chat.clone(),
+            chat.clone(),
             ConversationSettings::default(),
         ));
+        let quotas = quotas(&parts.store, &limiter, &auth, &parts.config);
         AppState {
             auth,
             limiter,
             conversations,
+            usage,
+            quotas,
             config: parts.config,
             store: parts.store,
-            chat: parts.chat,
-            embed: parts.embed,
+            chat,
+            embed,
             models: parts.models,
             metrics: parts.metrics,
             shutting_down: Arc::new(AtomicBool::new(false)),
@@ -96,12 +112,32 @@ impl AppState {
             hasher,
             AuthSettings::from_config(&self.config),
         ));
+        self.quotas = quotas(&self.store, &limiter, &self.auth, &self.config);
         self.limiter = limiter;
         self
+    }
+
+    /// Write every pending usage record (shutdown, tests).
+    pub async fn flush_usage(&self) {
+        self.usage.flush().await;
     }
 
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
     }
+}
+
+fn quotas(
+    store: &Arc<dyn Store>,
+    limiter: &Arc<dyn Limiter>,
+    auth: &Arc<AuthService>,
+    config: &Config,
+) -> Arc<Quotas> {
+    Arc::new(Quotas::new(
+        store.clone(),
+        limiter.clone(),
+        auth.clone(),
+        QuotaSettings::from_config(&config.limits),
+    ))
 }

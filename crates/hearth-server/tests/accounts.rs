@@ -177,7 +177,6 @@ async fn every_route_needs_credentials_and_its_scope() {
             "/readyz",
             "/v1/meta",
             "/openapi.json",
-            "/metrics",
             "/ui/auth/setup",
             "/ui/auth/login",
             "/ui/auth/register",
@@ -346,6 +345,77 @@ async fn login(app: &Router, name: &str, password: &str) -> Reply {
 fn cookie_of(reply: &Reply) -> String {
     let set = reply.headers["set-cookie"].to_str().unwrap();
     set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn cross_site_mode_sends_samesite_none_and_secure() {
+    let mut config = Config::default();
+    config.auth.cookie_cross_site = true;
+    config.server.cors_origins = vec!["https://app.example".into()];
+    let (state, _dir) = state_with(config).await;
+    let app = router(state.clone());
+    user(&state, "alice", Role::User).await;
+    let reply = login(&app, "alice", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let set = reply.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("SameSite=None") && set.contains("; Secure"),
+        "{set}"
+    );
+    assert!(!set.contains("SameSite=Lax"), "{set}");
+}
+
+#[tokio::test]
+async fn metrics_need_the_metrics_scope_unless_public() {
+    let (state, _dir) = state().await;
+    let app = router(state.clone());
+    let reply = send(app.clone(), req(Method::GET, "/metrics", &[], None)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let admin = user(&state, "root", Role::Admin).await;
+    let scraper = key(&state, &admin, &["metrics"]).await;
+    let reply = send(
+        app.clone(),
+        req(
+            Method::GET,
+            "/metrics",
+            &[("authorization", &bearer(&scraper))],
+            None,
+        ),
+    )
+    .await;
+    assert_ne!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_ne!(reply.status, StatusCode::FORBIDDEN);
+    // The scope gives nothing else.
+    let reply = send(
+        app.clone(),
+        req(
+            Method::GET,
+            "/admin/users",
+            &[("authorization", &bearer(&scraper))],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A plain user cannot hold it.
+    let dev = user(&state, "dev", Role::User).await;
+    let input = KeyInput {
+        name: "scrape".into(),
+        scopes: vec!["metrics".into()],
+        ..Default::default()
+    };
+    assert!(
+        state
+            .auth
+            .create_key(&dev, input, &AuditContext::cli())
+            .await
+            .is_err()
+    );
+    let mut config = Config::default();
+    config.metrics.public = true;
+    let (open_state, _dir2) = state_with(config).await;
+    let reply = send(router(open_state), req(Method::GET, "/metrics", &[], None)).await;
+    assert_ne!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -85,6 +85,33 @@ async fn send_persists_both_messages_and_reports_cached_prompt() {
     assert_eq!(second["timings"]["generation_ms"], 3);
     assert_eq!(detail["conversation"]["current_leaf_id"], second["id"]);
     assert_eq!(second["sibling_ids"], json!([second["id"]]));
+    // The generations (answers and the title) ran on their own tasks, and were
+    // metered under the sending request's route.
+    assert!(
+        w.state
+            .conversations
+            .wait_idle(Duration::from_secs(5))
+            .await
+    );
+    w.state.flush_usage().await;
+    let totals = w
+        .state
+        .store
+        .usage()
+        .totals(&hearth_core::usage::UsageQuery {
+            from_ms: 0,
+            to_ms: hearth_core::jobs::now_ms() + 1,
+            group: hearth_core::usage::UsageGroup::Model,
+            user_id: None,
+        })
+        .await
+        .unwrap();
+    let requests: u64 = totals.iter().map(|t| t.requests).sum();
+    let completion: u64 = totals.iter().map(|t| t.completion_tokens).sum();
+    let answered = first["usage"]["completion_tokens"].as_u64().unwrap()
+        + second["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!(requests >= 2, "{totals:?}");
+    assert!(completion >= answered, "{totals:?}");
 }
 
 #[tokio::test]

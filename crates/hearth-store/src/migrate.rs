@@ -28,6 +28,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_conversations.sql"),
         include_str!("../migrations/postgres/0003_conversations.sql"),
     ),
+    (
+        4,
+        "usage",
+        include_str!("../migrations/sqlite/0004_usage.sql"),
+        include_str!("../migrations/postgres/0004_usage.sql"),
+    ),
 ];
 
 /// Apply every pending migration for this engine.

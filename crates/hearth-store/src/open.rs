@@ -11,12 +11,14 @@ use hearth_core::config::SqliteSync;
 use hearth_core::conversations::ConversationRepo;
 use hearth_core::jobs::JobRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
+use hearth_core::usage::UsageRepo;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 use crate::accounts::SqlAccounts;
 use crate::conversations::SqlConversations;
 use crate::jobs::SqlJobs;
+use crate::usage::SqlUsage;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
         jobs: SqlJobs::new(pool.clone(), kind),
         accounts: SqlAccounts::new(pool.clone()),
         conversations: SqlConversations::new(pool.clone(), kind),
+        usage: SqlUsage::new(pool.clone()),
         pool,
         kind,
     }))
@@ -131,6 +134,7 @@ struct SqlStore {
     jobs: SqlJobs,
     accounts: SqlAccounts,
     conversations: SqlConversations,
+    usage: SqlUsage,
 }
 
 #[async_trait]
@@ -157,6 +161,10 @@ impl Store for SqlStore {
 
     fn conversations(&self) -> &dyn ConversationRepo {
         &self.conversations
+    }
+
+    fn usage(&self) -> &dyn UsageRepo {
+        &self.usage
     }
 
     async fn close(&self) {

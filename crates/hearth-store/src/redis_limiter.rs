@@ -2,6 +2,8 @@
 //! Fixed windows are `INCR` + `PEXPIRE` on a key named after the window
 //! (`hearth:rl:KEY:INDEX`); concurrent slots are a counter taken with a script
 //! that refuses past the cap, and given back with one that never goes below 0.
+//! Token counters are plain integers (`hearth:ct:NAME`): seeded with `SET NX`,
+//! added to with `INCRBY` (or a script that adds only to an existing one).
 //! Every key expires, so a crashed replica's slots free themselves.
 
 use std::time::Duration;
@@ -22,6 +24,11 @@ pub struct RedisLimiter {
     conn: ConnectionManager,
     acquire: Script,
     release: Script,
+    add_existing: Script,
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 fn fail(err: redis::RedisError) -> LimitError {
@@ -48,6 +55,12 @@ impl RedisLimiter {
                 r"local n = redis.call('DECR', KEYS[1])
                   if n <= 0 then redis.call('DEL', KEYS[1]) end
                   return n",
+            ),
+            add_existing: Script::new(
+                r"if redis.call('EXISTS', KEYS[1]) == 1 then
+                    return redis.call('INCRBY', KEYS[1], ARGV[1])
+                  end
+                  return -1",
             ),
         })
     }
@@ -102,6 +115,64 @@ impl Limiter for RedisLimiter {
             .invoke_async(&mut conn)
             .await
             .map_err(fail)?;
+        Ok(())
+    }
+
+    async fn counter(&self, name: &str) -> Result<Option<u64>, LimitError> {
+        let mut conn = self.conn.clone();
+        let value: Option<u64> = redis::cmd("GET")
+            .arg(format!("hearth:ct:{name}"))
+            .query_async(&mut conn)
+            .await
+            .map_err(fail)?;
+        Ok(value)
+    }
+
+    async fn seed_counter(&self, name: &str, value: u64, ttl: Duration) -> Result<u64, LimitError> {
+        let key = format!("hearth:ct:{name}");
+        let mut conn = self.conn.clone();
+        let (_, held): (Option<String>, u64) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(&key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(fail)?;
+        Ok(held)
+    }
+
+    async fn add_counter(
+        &self,
+        name: &str,
+        amount: u64,
+        ttl: Duration,
+        create: bool,
+    ) -> Result<(), LimitError> {
+        let key = format!("hearth:ct:{name}");
+        let mut conn = self.conn.clone();
+        if create {
+            let _: (i64, i64) = redis::pipe()
+                .atomic()
+                .incr(&key, amount)
+                .pexpire(&key, i64::try_from(ttl_ms(ttl)).unwrap_or(i64::MAX))
+                .query_async(&mut conn)
+                .await
+                .map_err(fail)?;
+        } else {
+            let _: i64 = self
+                .add_existing
+                .key(key)
+                .arg(amount)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(fail)?;
+        }
         Ok(())
     }
 }

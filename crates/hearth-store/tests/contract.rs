@@ -8,6 +8,7 @@ use hearth_core::auth::{
 };
 use hearth_core::jobs::{JobId, JobState, NewJob, now_ms};
 use hearth_core::store::{Store, StoreError, StoreKind};
+use hearth_core::usage::{Outcome, QuotaOverride, Subject, UsageGroup, UsageQuery, UsageRecord};
 use hearth_store::{OpenOptions, open};
 use hearth_types::Scope;
 
@@ -1353,4 +1354,114 @@ async fn conversation_hostile_check(store: Arc<dyn Store>) {
         );
     }
     store.ping().await.unwrap();
+}
+
+// ----- usage records and quota overrides -----------------------------------
+
+contract!(usage_records_sum_per_group, usage_check);
+contract!(quota_overrides_round_trip, quota_check);
+
+fn record(user: Option<&str>, key: Option<&str>, model: &str, at_ms: i64) -> UsageRecord {
+    UsageRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at_ms,
+        request_id: Some("req-1".to_owned()),
+        user_id: user.map(str::to_owned),
+        key_id: key.map(str::to_owned),
+        route: "createChatCompletion".to_owned(),
+        model: model.to_owned(),
+        prompt_tokens: 10,
+        cached_tokens: 4,
+        completion_tokens: 5,
+        ttft_ms: Some(12),
+        total_ms: 100,
+        outcome: Outcome::Ok,
+    }
+}
+
+async fn usage_check(store: Arc<dyn Store>) {
+    let repo = store.usage();
+    let mut records = vec![
+        record(Some("u1"), Some("k1"), "m-a", 1_000),
+        record(Some("u1"), None, "m-b", 2_000),
+        record(Some("u2"), Some("k2"), "m-a", 3_000),
+        record(None, None, "'; DROP TABLE usage_records; --", 4_000),
+    ];
+    records[1].outcome = Outcome::Cancelled;
+    records[1].ttft_ms = None;
+    repo.insert(&records).await.unwrap();
+    repo.insert(&[]).await.unwrap();
+    let query = |group, from_ms, user_id: Option<&str>| UsageQuery {
+        from_ms,
+        to_ms: 10_000,
+        group,
+        user_id: user_id.map(str::to_owned),
+    };
+    let by_user = repo
+        .totals(&query(UsageGroup::User, 0, None))
+        .await
+        .unwrap();
+    let keys: Vec<_> = by_user.iter().map(|t| t.key.clone()).collect();
+    assert_eq!(keys.len(), 3, "{by_user:?}");
+    assert!(keys.contains(&None) && keys.contains(&Some("u1".to_owned())));
+    let u1 = by_user
+        .iter()
+        .find(|t| t.key.as_deref() == Some("u1"))
+        .unwrap();
+    assert_eq!(
+        (u1.requests, u1.failed, u1.prompt_tokens, u1.cached_tokens),
+        (2, 1, 20, 8)
+    );
+    assert_eq!((u1.completion_tokens, u1.total_ms), (10, 200));
+    let by_model = repo
+        .totals(&query(UsageGroup::Model, 1_500, Some("u1")))
+        .await
+        .unwrap();
+    assert_eq!(by_model.len(), 1, "range and user filter: {by_model:?}");
+    assert_eq!(by_model[0].key.as_deref(), Some("m-b"));
+    let empty = repo
+        .totals(&query(UsageGroup::Model, 9_000, None))
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+    let user = Subject::User("u1".to_owned());
+    assert_eq!(repo.tokens_since(&user, 0).await.unwrap(), 30);
+    assert_eq!(repo.tokens_since(&user, 1_500).await.unwrap(), 15);
+    let key = Subject::Key("k2".to_owned());
+    assert_eq!(repo.tokens_since(&key, 0).await.unwrap(), 15);
+    let nobody = Subject::Key("none".to_owned());
+    assert_eq!(repo.tokens_since(&nobody, 0).await.unwrap(), 0);
+}
+
+async fn quota_check(store: Arc<dyn Store>) {
+    let repo = store.usage();
+    let user = Subject::User("u1".to_owned());
+    let key = Subject::Key("u1".to_owned());
+    assert_eq!(repo.quota(&user).await.unwrap(), None);
+    let quota = QuotaOverride {
+        tokens_per_minute: Some(0),
+        tokens_per_day: Some(5_000_000_000),
+        tokens_per_month: None,
+    };
+    repo.set_quota(&user, &quota, 1).await.unwrap();
+    assert_eq!(repo.quota(&user).await.unwrap(), Some(quota));
+    assert_eq!(
+        repo.quota(&key).await.unwrap(),
+        None,
+        "keys and users apart"
+    );
+    let changed = QuotaOverride {
+        tokens_per_month: Some(7),
+        ..QuotaOverride::default()
+    };
+    repo.set_quota(&user, &changed, 2).await.unwrap();
+    assert_eq!(repo.quota(&user).await.unwrap(), Some(changed));
+    repo.set_quota(&user, &QuotaOverride::default(), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.quota(&user).await.unwrap(),
+        None,
+        "all-default removes"
+    );
 }

@@ -74,3 +74,85 @@ async fn unreachable_redis_is_an_error_not_a_hang() {
     assert!(RedisLimiter::connect("redis://127.0.0.1:1").await.is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn two_replicas_share_token_counters() {
+    let Some(url) = redis_url() else { return };
+    let a = RedisLimiter::connect(&url).await.unwrap();
+    let b = RedisLimiter::connect(&url).await.unwrap();
+    let name = unique("ct");
+    let ttl = Duration::from_secs(60);
+    assert_eq!(a.counter(&name).await.unwrap(), None);
+    b.add_counter(&name, 5, ttl, false).await.unwrap();
+    assert_eq!(
+        a.counter(&name).await.unwrap(),
+        None,
+        "no add to an absent one"
+    );
+    assert_eq!(a.seed_counter(&name, 100, ttl).await.unwrap(), 100);
+    assert_eq!(
+        b.seed_counter(&name, 7, ttl).await.unwrap(),
+        100,
+        "seeded once"
+    );
+    b.add_counter(&name, 5, ttl, false).await.unwrap();
+    a.add_counter(&name, 1, ttl, true).await.unwrap();
+    assert_eq!(b.counter(&name).await.unwrap(), Some(106));
+    let fresh = unique("ct");
+    a.add_counter(&fresh, 3, ttl, true).await.unwrap();
+    assert_eq!(b.counter(&fresh).await.unwrap(), Some(3));
+}
+
+/// Tokens per minute charged on one replica are refused on the other.
+#[tokio::test]
+async fn two_replicas_share_one_tokens_per_minute_budget() {
+    use hearth_core::auth::{AuthService, AuthSettings, PasswordHasher};
+    use hearth_core::config::Config;
+    use hearth_core::usage::{QuotaLimits, QuotaSettings, Quotas, Subject};
+
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = hearth_store::open(&db, &Default::default()).await.unwrap();
+    let settings = QuotaSettings {
+        key: QuotaLimits {
+            tokens_per_minute: 10,
+            ..QuotaLimits::default()
+        },
+        user: QuotaLimits::default(),
+    };
+    let replica = |limiter: Arc<dyn Limiter>| {
+        let auth = Arc::new(AuthService::new(
+            store.clone(),
+            limiter.clone(),
+            PasswordHasher::with_cost(64, 1, 1),
+            AuthSettings::from_config(&Config::default()),
+        ));
+        Quotas::new(store.clone(), limiter, auth, settings)
+    };
+    let a = replica(Arc::new(RedisLimiter::connect(&url).await.unwrap()));
+    let b = replica(Arc::new(RedisLimiter::connect(&url).await.unwrap()));
+    // A minute boundary between charge and check resets the budget: retry
+    // with a fresh key in that (rare) case.
+    for _ in 0..3 {
+        let key = [Subject::Key(unique("key"))];
+        let minute = hearth_core::jobs::now_ms() / 60_000;
+        assert!(a.check(&key).await.unwrap().is_ok());
+        b.check(&key).await.unwrap().unwrap();
+        a.charge(&key, 6).await;
+        let after_six = b.check(&key).await.unwrap();
+        b.charge(&key, 6).await;
+        let after_twelve = a.check(&key).await.unwrap();
+        let on_b = b.check(&key).await.unwrap();
+        if hearth_core::jobs::now_ms() / 60_000 != minute {
+            continue;
+        }
+        assert!(after_six.is_ok(), "6 of 10 used");
+        let denied = after_twelve.expect_err("12 of 10 used, seen by replica a");
+        assert_eq!(denied.code, hearth_types::Code::RateLimited);
+        assert!((1..=60).contains(&denied.retry_after_secs));
+        assert!(on_b.is_err(), "and by replica b");
+        return;
+    }
+    panic!("three minute boundaries in a row");
+}

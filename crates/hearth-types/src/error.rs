@@ -81,6 +81,8 @@ codes! {
     CapabilityDisabled => ("E_CAPABILITY_DISABLED", 403, InvalidRequest),
     /// A rate limit or quota was exceeded; see `Retry-After`.
     RateLimited => ("E_RATE_LIMITED", 429, RateLimit),
+    /// A token quota (per day or per month) is used up; see `Retry-After`.
+    QuotaExceeded => ("E_QUOTA_EXCEEDED", 429, RateLimit),
     /// The server or model queue is full; see `Retry-After`.
     Overloaded => ("E_OVERLOADED", 503, Unavailable),
     /// The request took longer than the configured timeout.

@@ -21,9 +21,12 @@ pub enum Scope {
     /// Pull, create, copy and delete models.
     #[serde(rename = "models:write")]
     ModelsWrite,
-    /// Operator actions: users, keys, sessions, audit, jobs.
+    /// Operator actions: users, keys, sessions, audit, jobs, usage.
     #[serde(rename = "admin")]
     Admin,
+    /// Read `/metrics` (for a Prometheus scraper's key).
+    #[serde(rename = "metrics")]
+    Metrics,
 }
 
 impl Scope {
@@ -34,6 +37,7 @@ impl Scope {
         Scope::ModelsRead,
         Scope::ModelsWrite,
         Scope::Admin,
+        Scope::Metrics,
     ];
 
     /// The stable text (`chat`, `models:read`, …).
@@ -44,6 +48,7 @@ impl Scope {
             Scope::ModelsRead => "models:read",
             Scope::ModelsWrite => "models:write",
             Scope::Admin => "admin",
+            Scope::Metrics => "metrics",
         }
     }
 

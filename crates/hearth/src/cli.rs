@@ -154,6 +154,15 @@ pub enum UserCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Show a user's token limits, or change them (audited).
+    Quota {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        limits: QuotaArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Set a user's password (ends its sessions).
     Passwd {
         /// Login name.
@@ -197,6 +206,15 @@ pub enum KeyCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Show a key's token limits, or change them (audited).
+    Quota {
+        /// Key id.
+        id: String,
+        #[command(flatten)]
+        limits: QuotaArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Revoke a key by id.
     Revoke {
         /// Key id.
@@ -204,6 +222,21 @@ pub enum KeyCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+/// Token limits to change; each takes a number of tokens (0 = unlimited) or
+/// `default` (follow `[limits]`). Limits not named keep their stored value.
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    /// Tokens (prompt + completion) per minute.
+    #[arg(long, value_name = "N|default")]
+    pub tokens_per_minute: Option<String>,
+    /// Tokens per UTC day.
+    #[arg(long, value_name = "N|default")]
+    pub tokens_per_day: Option<String>,
+    /// Tokens per UTC calendar month.
+    #[arg(long, value_name = "N|default")]
+    pub tokens_per_month: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -153,6 +153,81 @@ fn invalid_configuration_exits_2_naming_the_key() {
 }
 
 #[test]
+fn a_non_loopback_bind_without_tls_exits_2_unless_allowed() {
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("HEARTH_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.bind") && err.contains("allow_insecure_bind"),
+        "{err}"
+    );
+    let (code, err) = run_config(&[("HEARTH_SERVER_TLS_KEY", "/nonexistent/key.pem")], &[]);
+    assert_eq!(code, 2, "a key without a certificate: {err}");
+    assert!(err.contains("server.tls_cert"), "{err}");
+}
+
+#[test]
+fn user_and_key_quotas_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("HEARTH_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = cli(
+        &["user", "add", "dev", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(&["user", "quota", "dev", "--tokens-per-day", "1000"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("tokens_per_day     1000") && out.contains("(set)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tokens_per_month   unlimited    (default)"),
+        "{out}"
+    );
+    let (_, out, _) = cli(&["user", "quota", "dev", "--tokens-per-month", "5"], "");
+    assert!(
+        out.contains("tokens_per_day     1000"),
+        "other limits are kept: {out}"
+    );
+    let (_, out, _) = cli(&["user", "quota", "dev", "--tokens-per-day", "default"], "");
+    assert!(
+        out.contains("tokens_per_day     unlimited    (default)"),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["user", "quota", "dev", "--tokens-per-day", "lots"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("--tokens-per-day"), "{err}");
+    let (code, _, _) = cli(&["key", "quota", "no-such-key"], "");
+    assert_eq!(code, 1);
+}
+
+#[test]
 fn serve_with_invalid_config_exits_2_before_binding() {
     let out = Command::new(BIN)
         .args(["serve"])
@@ -179,6 +254,8 @@ fn every_subcommand_has_help() {
         vec!["key", "list", "--help"],
         vec!["key", "revoke", "--help"],
         vec!["convert", "--help"],
+        vec!["user", "quota", "--help"],
+        vec!["key", "quota", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -150,7 +150,7 @@ impl AuthService {
     }
 
     /// Append an audit event; a failure to write it is logged, never hidden.
-    async fn audit(
+    pub async fn audit(
         &self,
         ctx: &AuditContext,
         action: &str,

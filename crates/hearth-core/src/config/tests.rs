@@ -268,6 +268,7 @@ fn auth_off_is_refused_off_loopback() {
         env: env(&[
             ("HEARTH_AUTH_ENABLED", "false"),
             ("HEARTH_SERVER_BIND", "0.0.0.0:4327"),
+            ("HEARTH_SERVER_ALLOW_INSECURE_BIND", "true"),
         ]),
         ..Default::default()
     })
@@ -275,4 +276,53 @@ fn auth_off_is_refused_off_loopback() {
     assert_eq!(err.key, "auth.enabled");
     let c = Config::default();
     assert!(c.auth.enabled && c.auth.cookie_secure && !c.auth.open_registration);
+}
+
+#[test]
+fn non_loopback_bind_needs_tls_or_an_explicit_switch() {
+    let err = Config::load(&Sources {
+        env: env(&[("HEARTH_SERVER_BIND", "0.0.0.0:4327")]),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "server.bind");
+    assert!(err.message.contains("allow_insecure_bind"), "{err}");
+    let c = Config::load(&Sources {
+        env: env(&[
+            ("HEARTH_SERVER_BIND", "0.0.0.0:4327"),
+            ("HEARTH_SERVER_ALLOW_INSECURE_BIND", "true"),
+        ]),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(c.server.allow_insecure_bind && !c.server.is_tls());
+    let c = Config::load(&Sources {
+        env: env(&[
+            ("HEARTH_SERVER_BIND", "0.0.0.0:4327"),
+            ("HEARTH_SERVER_TLS_CERT", "/etc/hearth/cert.pem"),
+            ("HEARTH_SERVER_TLS_KEY", "/etc/hearth/key.pem"),
+        ]),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(c.server.is_tls());
+    let err = Config::load(&Sources {
+        env: env(&[("HEARTH_SERVER_TLS_CERT", "/etc/hearth/cert.pem")]),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "server.tls_cert");
+}
+
+#[test]
+fn cross_site_cookies_must_be_secure() {
+    let err = Config::load(&Sources {
+        env: env(&[
+            ("HEARTH_AUTH_COOKIE_CROSS_SITE", "true"),
+            ("HEARTH_AUTH_COOKIE_SECURE", "false"),
+        ]),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "auth.cookie_cross_site");
 }

@@ -449,51 +449,57 @@ impl ConversationService {
         let store = self.store.clone();
         let chat = self.chat.clone();
         let flush_every = self.settings.flush_interval;
-        tokio::spawn(async move {
-            let run = Generation {
-                store: store.clone(),
-                chat: chat.clone(),
-                entry: entry.clone(),
-                message_id: assistant.id.clone(),
-                flush_every,
-            };
-            let inner = tokio::spawn(run.drive(request));
-            let (text, ending) = match inner.await {
-                Ok(result) => result,
-                Err(e) => {
-                    // The cause goes to the log, not to the user's message.
-                    tracing::error!(message = %assistant.id, error = %e, "generation task failed");
-                    let reason = "internal error while generating; see the server log";
-                    (String::new(), Ending::Failed(reason.to_owned()))
+        // The request's usage context follows the generation into its tasks.
+        let usage = crate::usage::UsageContext::current();
+        tokio::spawn(crate::usage::UsageContext::scope(
+            usage.clone(),
+            async move {
+                let run = Generation {
+                    store: store.clone(),
+                    chat: chat.clone(),
+                    entry: entry.clone(),
+                    message_id: assistant.id.clone(),
+                    flush_every,
+                };
+                let inner =
+                    tokio::spawn(crate::usage::UsageContext::scope(usage, run.drive(request)));
+                let (text, ending) = match inner.await {
+                    Ok(result) => result,
+                    Err(e) => {
+                        // The cause goes to the log, not to the user's message.
+                        tracing::error!(message = %assistant.id, error = %e, "generation task failed");
+                        let reason = "internal error while generating; see the server log";
+                        (String::new(), Ending::Failed(reason.to_owned()))
+                    }
+                };
+                let finish = ending.into_finish(text);
+                let is_complete = finish.status == MessageStatus::Complete;
+                if let Err(e) = store
+                    .conversations()
+                    .finish_message(&assistant.id, &finish)
+                    .await
+                {
+                    tracing::error!(message = %assistant.id, error = %e, "cannot store the end of a generation");
                 }
-            };
-            let finish = ending.into_finish(text);
-            let is_complete = finish.status == MessageStatus::Complete;
-            if let Err(e) = store
-                .conversations()
-                .finish_message(&assistant.id, &finish)
-                .await
-            {
-                tracing::error!(message = %assistant.id, error = %e, "cannot store the end of a generation");
-            }
-            let final_message = Message {
-                content: finish.content,
-                status: finish.status,
-                error: finish.error,
-                finish_reason: finish.finish_reason,
-                usage: finish.usage,
-                timings: finish.timings,
-                updated_at_ms: now_ms(),
-                ..assistant
-            };
-            entry.push(LiveEvent::End(Box::new(final_message.clone())));
-            let id = final_message.id.clone();
-            if let (Some(job), true) = (title_job, is_complete) {
-                job.run(store, chat, final_message).await;
-            }
-            // Removed last, so `wait_idle` also covers the title.
-            live.remove(&id);
-        });
+                let final_message = Message {
+                    content: finish.content,
+                    status: finish.status,
+                    error: finish.error,
+                    finish_reason: finish.finish_reason,
+                    usage: finish.usage,
+                    timings: finish.timings,
+                    updated_at_ms: now_ms(),
+                    ..assistant
+                };
+                entry.push(LiveEvent::End(Box::new(final_message.clone())));
+                let id = final_message.id.clone();
+                if let (Some(job), true) = (title_job, is_complete) {
+                    job.run(store, chat, final_message).await;
+                }
+                // Removed last, so `wait_idle` also covers the title.
+                live.remove(&id);
+            },
+        ));
     }
 
     /// Wait until this process runs no generation (tests, shutdown).

@@ -15,7 +15,7 @@ use utoipa::openapi::ComponentsBuilder;
 
 use crate::error::ApiError;
 use crate::route;
-use crate::routes::{Auth::Open, Route};
+use crate::routes::{Auth::Open, Auth::Scope, Route};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -30,7 +30,7 @@ pub fn routes() -> Vec<Route> {
             req: None, res: Some("MetaView"), get(meta)),
         route!(GET "/openapi.json", Hearth, Open, None, "openapi", "This OpenAPI document.",
             req: None, res: None, get(openapi)),
-        route!(GET "/metrics", Hearth, Open, None, "metrics", "Prometheus metrics (text format).",
+        route!(GET "/metrics", Hearth, Scope("metrics"), None, "metrics", "Prometheus metrics (text format); open when `metrics.public = true`.",
             req: None, res: None, get(metrics)),
     ]
 }

@@ -4,8 +4,11 @@
 //! `Scope` routes need an API key (`Authorization: Bearer` or `x-api-key`) or,
 //! on Hearth's own lane (`/ui`, `/admin`), a session cookie, whose
 //! state-changing requests must echo the session's CSRF token and come from our
-//! own Origin. Then the per-key and per-user request budgets are counted, and
-//! generation routes take a concurrent-stream slot held until the body ends.
+//! own Origin. Then the per-key and per-user request budgets are counted,
+//! generating routes (scopes `chat` and `embed`) have their token budgets
+//! checked, and generation routes take a concurrent-stream slot held until the
+//! body ends. Every request runs inside a [`UsageContext`] naming its request
+//! id, user, key and route, which the metered model ports record usage under.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,11 +18,13 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use hearth_core::auth::{Identity, token::constant_time_eq};
 use hearth_core::limits::{Permit, Verdict, acquire_permit};
+use hearth_core::usage::UsageContext;
 use hearth_types::{Code, Scope};
 use std::time::Duration;
 
 use crate::auth::{CSRF_HEADER, Caller, session_cookie};
 use crate::error::{ApiError, Lane};
+use crate::middleware::request_id::RequestId;
 use crate::routes::Auth;
 use crate::state::AppState;
 
@@ -30,6 +35,18 @@ pub struct Guard {
     pub state: AppState,
     /// The route's policy.
     pub auth: Auth,
+    /// The route's operation id (usage records name it).
+    pub operation: &'static str,
+}
+
+fn usage_context(guard: &Guard, req: &Request, identity: Option<&Identity>) -> UsageContext {
+    UsageContext {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        user_id: identity.map(|i| i.user.id.0.clone()),
+        key_id: identity.and_then(|i| i.key.as_ref()).map(|k| k.id.clone()),
+        route: guard.operation.to_owned(),
+        quotas: identity.map(|_| guard.state.quotas.clone()),
+    }
 }
 
 fn is_state_changing(method: &Method) -> bool {
@@ -105,7 +122,8 @@ pub async fn layer(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         if req.extensions().get::<Caller>().is_none() {
             req.extensions_mut().insert(Caller::anonymous());
         }
-        return next.run(req).await;
+        let usage = usage_context(&guard, &req, None);
+        return UsageContext::scope(Some(usage), next.run(req)).await;
     }
     let is_cookie_lane = Lane::for_path(req.uri().path()) == Lane::Hearth;
     let scope = match guard.auth {
@@ -115,7 +133,8 @@ pub async fn layer(State(guard): State<Guard>, mut req: Request, next: Next) -> 
                 return forbidden("cross-origin request refused");
             }
             req.extensions_mut().insert(Caller::public());
-            return next.run(req).await;
+            let usage = usage_context(&guard, &req, None);
+            return UsageContext::scope(Some(usage), next.run(req)).await;
         }
         Auth::Authenticated => None,
         Auth::Scope(name) => match Scope::parse(name) {
@@ -135,12 +154,14 @@ pub async fn layer(State(guard): State<Guard>, mut req: Request, next: Next) -> 
     {
         return forbidden(&format!("this route needs the scope '{scope}'"));
     }
-    let permit = match count(state, &identity, scope).await {
+    let is_generating = is_state_changing(req.method());
+    let permit = match count(state, &identity, scope, is_generating).await {
         Ok(permit) => permit,
         Err(err) => return err.into_response(),
     };
+    let usage = usage_context(&guard, &req, Some(&identity));
     req.extensions_mut().insert(Caller::authenticated(identity));
-    let response = next.run(req).await;
+    let response = UsageContext::scope(Some(usage), next.run(req)).await;
     match permit {
         Some(permit) => hold_until_body_ends(response, permit),
         None => response,
@@ -196,12 +217,14 @@ fn auth_failure(err: ApiError) -> Response {
     }
 }
 
-/// Count the request against the key's and the user's budgets; generation
-/// routes also take a concurrent-stream slot.
+/// Count the request against the key's and the user's budgets; state-changing
+/// `chat`/`embed` requests also need token budget left, and generation routes
+/// take a concurrent-stream slot.
 async fn count(
     state: &AppState,
     identity: &Identity,
     scope: Option<Scope>,
+    is_generating: bool,
 ) -> Result<Option<Permit>, ApiError> {
     let limits = &state.config.limits;
     let minute = Duration::from_secs(60);
@@ -227,6 +250,10 @@ async fn count(
             .with_retry_after(retry_after_secs));
         }
     }
+    // Reads under `chat` (listing conversations) stay possible over budget.
+    if is_generating && matches!(scope, Some(Scope::Chat | Scope::Embed)) {
+        check_tokens(state, identity).await?;
+    }
     let max = limits.concurrent_streams_per_user;
     if scope != Some(Scope::Chat) || max == 0 {
         return Ok(None);
@@ -239,6 +266,29 @@ async fn count(
             format!("at most {max} generations may run at once for one user"),
         )
         .with_retry_after(retry_after_secs)),
+    }
+}
+
+/// Refuse when the key's or the user's token budget (per minute, day, month)
+/// is used up.
+async fn check_tokens(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    let mut subjects = Vec::new();
+    if let Some(key) = &identity.key {
+        subjects.push(hearth_core::usage::Subject::Key(key.id.clone()));
+    }
+    subjects.push(hearth_core::usage::Subject::User(
+        identity.user.id.0.clone(),
+    ));
+    match state.quotas.check(&subjects).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(denied)) => {
+            Err(ApiError::new(denied.code, denied.message)
+                .with_retry_after(denied.retry_after_secs))
+        }
+        Err(err) => {
+            tracing::error!(%err, "token budgets could not be checked");
+            Err(ApiError::from_error(&err))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Security headers on Hearth's own lane (web app, admin, meta): a strict CSP
 //! without `unsafe-inline`, no MIME sniffing, no referrer leaks, no framing.
-//! The API lanes (`/v1`, `/api`) serve machines and are left alone.
+//! The API lanes (`/v1`, `/api`) serve machines and are left alone. When
+//! Hearth serves TLS itself, every response carries HSTS ([`hsts`]).
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -36,5 +37,19 @@ pub async fn layer(req: Request, next: Next) -> Response {
                 .or_insert(HeaderValue::from_static(value));
         }
     }
+    response
+}
+
+/// `Strict-Transport-Security` sent when Hearth serves TLS itself: a year,
+/// subdomains not included (other services may share the domain).
+pub const HSTS: &str = "max-age=31536000";
+
+/// Add HSTS to every response (mounted only when TLS is on).
+pub async fn hsts(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response
+        .headers_mut()
+        .entry(header::STRICT_TRANSPORT_SECURITY)
+        .or_insert(HeaderValue::from_static(HSTS));
     response
 }

@@ -256,9 +256,10 @@ pub async fn world_at(
         models: none,
         metrics: None,
     });
+    // Over the state's metered backend, so conversations record usage too.
     state.conversations = Arc::new(ConversationService::new(
         store.clone(),
-        fake.clone(),
+        state.chat.clone(),
         settings,
     ));
     World {

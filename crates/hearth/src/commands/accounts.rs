@@ -37,17 +37,27 @@ pub async fn wire(state: AppState, config: &Config, addr: SocketAddr) -> anyhow:
         );
         return Ok(state);
     }
-    if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "listening beyond loopback without TLS: put a TLS proxy in front");
+    if !addr.ip().is_loopback() && !config.server.is_tls() {
+        tracing::warn!(
+            %addr,
+            "LISTENING BEYOND LOOPBACK WITHOUT TLS (server.allow_insecure_bind = true): \
+             passwords, session cookies and API keys cross the network in clear unless a \
+             TLS-terminating proxy is in front"
+        );
     }
     if !config.auth.cookie_secure {
         tracing::warn!("session cookies are not marked Secure (auth.cookie_secure = false)");
     }
     if let Some(token) = state.auth.prepare_setup().await? {
+        let scheme = if config.server.is_tls() {
+            "https"
+        } else {
+            "http"
+        };
         // The token goes to the terminal, not the structured log.
         eprintln!(
             "\nhearth: no users yet. Create the admin account within this run:\n  \
-             POST http://{addr}/ui/auth/setup  {{\"token\": \"{token}\", \"username\": …, \"password\": …}}\n  \
+             POST {scheme}://{addr}/ui/auth/setup  {{\"token\": \"{token}\", \"username\": …, \"password\": …}}\n  \
              or: hearth user add NAME --admin\n"
         );
         tracing::warn!("no users exist: a one-time setup token was printed to the terminal");

@@ -1,4 +1,4 @@
-//! `hearth key create|list|revoke`: API keys on the data directory, with or
+//! `hearth key create|list|quota|revoke`: API keys on the data directory, with or
 //! without a running server. A new key is printed once, on stdout alone.
 
 use std::process::ExitCode;
@@ -86,6 +86,9 @@ pub fn main(command: KeyCommand) -> ExitCode {
             }
             store.close().await;
             Ok(())
+        }),
+        KeyCommand::Quota { id, limits, config } => run(&config, |config| {
+            super::quota::run(config, super::quota::Who::Key(id), limits)
         }),
         KeyCommand::Revoke { id, config } => run(&config, |config| async move {
             let (store, auth) = open(&config).await?;

@@ -89,6 +89,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let (Some(handle), Some(addr)) = (&metrics, config.metrics.bind) {
         spawn_metrics_listener(addr, handle.clone()).await?;
     }
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = hearth_server::tls::Tls::load(cert, key)?;
+            hearth_server::tls::reload_on_sighup(tls.clone())
+                .context("cannot install the SIGHUP handler")?;
+            Some(tls)
+        }
+        _ => None,
+    };
     let shutdown = shutdown_signal().context("cannot install signal handlers")?;
     let listener = TcpListener::bind(config.server.bind)
         .await
@@ -99,8 +108,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         storage = store.kind().as_str(),
         data_dir = %config.data_dir().display(),
         startup_ms = started.elapsed().as_millis() as u64,
-        "hearth {} listening on http://{addr}",
+        "hearth {} listening on {}://{addr}",
         env!("CARGO_PKG_VERSION"),
+        if tls.is_some() { "https" } else { "http" },
     );
     let models = super::engine::models(&config)?;
     let supervisor = models.supervisor.clone();
@@ -123,7 +133,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     spawn_conversation_purge(state.conversations.clone());
-    let stopped = hearth_server::serve(listener, state, shutdown).await?;
+    let stopped = hearth_server::serve(listener, state, tls, shutdown).await?;
     if let Some(supervisor) = supervisor {
         supervisor.shutdown().await;
     }

@@ -1,4 +1,4 @@
-//! `hearth user add|list|disable|enable|passwd`: accounts on the data directory,
+//! `hearth user add|list|disable|enable|quota|passwd`: accounts on the data directory,
 //! with or without a running server.
 
 use std::process::ExitCode;
@@ -74,6 +74,13 @@ pub fn main(command: UserCommand) -> ExitCode {
             );
             store.close().await;
             Ok(())
+        }),
+        UserCommand::Quota {
+            name,
+            limits,
+            config,
+        } => run(&config, |config| {
+            super::quota::run(config, super::quota::Who::User(name), limits)
         }),
         UserCommand::Passwd {
             name,

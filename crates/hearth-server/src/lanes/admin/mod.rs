@@ -6,6 +6,7 @@ pub mod invites;
 pub mod jobs;
 pub mod keys;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 use utoipa::openapi::ComponentsBuilder;
@@ -15,7 +16,7 @@ use crate::routes::{Auth::Scope, Route};
 
 /// Routes of the admin lane.
 pub fn routes() -> Vec<Route> {
-    use axum::routing::{delete, get, patch, post};
+    use axum::routing::{delete, get, patch, post, put};
     vec![
         route!(GET "/admin/jobs", Hearth, Scope("admin"), None, "listJobs", "Persisted jobs, newest first.",
             req: None, res: Some("JobListView"), get(jobs::list)),
@@ -45,6 +46,16 @@ pub fn routes() -> Vec<Route> {
             req: None, res: Some("SessionListView"), get(sessions::list)),
         route!(DELETE "/admin/sessions/{id}", Hearth, Scope("admin"), None, "revokeSession", "Revoke any web session.",
             req: None, res: None, delete(sessions::revoke)),
+        route!(GET "/admin/usage", Hearth, Scope("admin"), None, "getUsage", "Token usage per user or per model over a time range (`from_ms`, `to_ms`, `group_by`, `user_id`).",
+            req: None, res: Some("UsageReportView"), get(usage::report)),
+        route!(GET "/admin/users/{id}/quota", Hearth, Scope("admin"), None, "getUserQuota", "A user's token limits: stored and in force.",
+            req: None, res: Some("QuotaView"), get(usage::user_quota)),
+        route!(PUT "/admin/users/{id}/quota", Hearth, Scope("admin"), None, "setUserQuota", "Set a user's token limits (null = the [limits] default, 0 = unlimited); audited.",
+            req: Some("QuotaFields"), res: Some("QuotaView"), put(usage::set_user_quota)),
+        route!(GET "/admin/keys/{id}/quota", Hearth, Scope("admin"), None, "getKeyQuota", "An API key's token limits: stored and in force.",
+            req: None, res: Some("QuotaView"), get(usage::key_quota)),
+        route!(PUT "/admin/keys/{id}/quota", Hearth, Scope("admin"), None, "setKeyQuota", "Set an API key's token limits (null = the [limits] default, 0 = unlimited); audited.",
+            req: Some("QuotaFields"), res: Some("QuotaView"), put(usage::set_key_quota)),
         route!(GET "/admin/audit", Hearth, Scope("admin"), None, "listAudit", "Audit log, newest first, paged with `before`.",
             req: None, res: Some("AuditListView"), get(audit::list)),
         route!(GET "/admin/audit/export", Hearth, Scope("admin"), None, "exportAudit", "The whole audit log as JSON lines.",
@@ -57,4 +68,8 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
     components
         .schema_from::<jobs::JobView>()
         .schema_from::<jobs::JobListView>()
+        .schema_from::<usage::UsageRowView>()
+        .schema_from::<usage::UsageReportView>()
+        .schema_from::<usage::QuotaFields>()
+        .schema_from::<usage::QuotaView>()
 }

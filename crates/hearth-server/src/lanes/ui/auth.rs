@@ -71,7 +71,7 @@ pub async fn logout(
         .and_then(|i| i.session.as_ref())
         .ok_or_else(|| ApiError::invalid("session", "only a session can sign out"))?;
     state.auth.logout(session, &ctx).await.map_err(auth_error)?;
-    let cookie = set_cookie(None, 0, state.config.auth.cookie_secure);
+    let cookie = set_cookie(None, 0, &state.config.auth);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

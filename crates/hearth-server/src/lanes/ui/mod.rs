@@ -77,7 +77,7 @@ pub fn signed_in(state: &AppState, status: StatusCode, user: &User, new: &NewSes
     let cookie = set_cookie(
         Some(&new.secret),
         state.config.auth.session_absolute_secs,
-        state.config.auth.cookie_secure,
+        &state.config.auth,
     );
     (status, [(header::SET_COOKIE, cookie)], Json(view)).into_response()
 }
