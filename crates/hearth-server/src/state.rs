@@ -67,11 +67,14 @@ impl AppState {
             PasswordHasher::default(),
             AuthSettings::from_config(&parts.config),
         ));
-        let conversations = Arc::new(ConversationService::new(
-            parts.store.clone(),
-            parts.chat.clone(),
-            ConversationSettings::default(),
-        ));
+        let conversations = Arc::new(
+            ConversationService::new(
+                parts.store.clone(),
+                parts.chat.clone(),
+                ConversationSettings::from_config(&parts.config),
+            )
+            .with_catalog(parts.models.clone()),
+        );
         AppState {
             auth,
             limiter,

@@ -28,6 +28,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_conversations.sql"),
         include_str!("../migrations/postgres/0003_conversations.sql"),
     ),
+    (
+        6,
+        "conversation context",
+        include_str!("../migrations/sqlite/0006_conversation_context.sql"),
+        include_str!("../migrations/postgres/0006_conversation_context.sql"),
+    ),
 ];
 
 /// Apply every pending migration for this engine.

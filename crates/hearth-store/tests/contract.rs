@@ -721,6 +721,7 @@ mod conv {
                 prompt_ms: 2,
                 generation_ms: 3,
             },
+            context: None,
         }
     }
 
@@ -761,6 +762,75 @@ contract!(
     conversation_text_is_stored_inert,
     conversation_hostile_check
 );
+contract!(
+    context_notes_and_summaries_are_kept,
+    context_summaries_check
+);
+
+async fn context_summaries_check(store: Arc<dyn Store>) {
+    use hearth_core::conversations::{ContextAction, ContextNote, MessageId, MessageStatus, Role};
+    let repo = store.conversations();
+    let alice = conv::owner("alice");
+    let c = conv::conversation(&alice, "Long", 1000);
+    repo.insert(&c, &[]).await.unwrap();
+    let u = conv::message(&c, None, Role::User, "q");
+    let a = conv::message(&c, Some(&u), Role::Assistant, "a");
+    let u2 = conv::message(&c, Some(&a), Role::User, "q2");
+    let a2 = conv::streaming(&c, &u2);
+    repo.append(
+        &c.id,
+        &[u.clone(), a.clone(), u2.clone(), a2.clone()],
+        &a2.id,
+    )
+    .await
+    .unwrap();
+    assert!(repo.summaries(&c.id).await.unwrap().is_empty());
+    repo.put_summary(&c.id, &a.id, "first 'draft'", "m")
+        .await
+        .unwrap();
+    repo.put_summary(&c.id, &a.id, "it's summarized", "m")
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.summaries(&c.id).await.unwrap(),
+        vec![(a.id.clone(), "it's summarized".to_owned())]
+    );
+    // A message of another conversation (or none) takes no summary.
+    let other = conv::conversation(&alice, "Other", 1000);
+    repo.insert(&other, &[]).await.unwrap();
+    assert!(matches!(
+        repo.put_summary(&other.id, &a.id, "x", "m").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.put_summary(&c.id, &MessageId::new(), "x", "m").await,
+        Err(StoreError::NotFound)
+    ));
+    // The note is written with the end of the answer and read back.
+    let note = ContextNote {
+        action: ContextAction::Summarized,
+        omitted_messages: 2,
+        first_kept_id: u2.id.clone(),
+        summary_through_id: Some(a.id.clone()),
+        summary_created: true,
+        fallback_reason: None,
+        prompt_tokens: 40,
+        context_tokens: 60,
+    };
+    let finish = hearth_core::conversations::MessageFinish {
+        context: Some(note.clone()),
+        ..conv::finish("answer", MessageStatus::Complete)
+    };
+    assert!(repo.finish_message(&a2.id, &finish).await.unwrap());
+    assert_eq!(
+        repo.message(&c.id, &a2.id).await.unwrap().context,
+        Some(note)
+    );
+    assert_eq!(repo.message(&c.id, &a.id).await.unwrap().context, None);
+    // Purging the conversation takes its summaries along.
+    repo.purge(&alice, &c.id).await.unwrap();
+    assert!(repo.summaries(&c.id).await.unwrap().is_empty());
+}
 
 async fn conversation_crud_check(store: Arc<dyn Store>) {
     use hearth_core::conversations::MessageId;

@@ -9,6 +9,7 @@
 //!   Markdown, and ChatGPT import.
 
 pub mod chatgpt;
+pub mod context;
 pub mod error;
 pub mod export;
 pub mod generate;
@@ -24,8 +25,9 @@ pub use error::ConversationError;
 pub use generate::{GenerateOptions, SendInput, Turn};
 pub use live::{LiveEvent, LiveStream};
 pub use model::{
-    Conversation, ConversationId, ConversationPage, ConversationPatch, ListCursor, ListFilter,
-    Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role, Timings, Usage,
+    ContextAction, ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
+    ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role,
+    Timings, Usage,
 };
 pub use personas::PersonaRef;
 pub use repo::ConversationRepo;

@@ -120,4 +120,20 @@ pub trait ConversationRepo: Send + Sync {
     /// After a restart: every `streaming` message becomes `error` with this
     /// message. Returns how many.
     async fn fail_streaming(&self, error: &str) -> Result<u64, StoreError>;
+
+    /// Store the summary of the branch from the root to `through` (a message of
+    /// the conversation), replacing an earlier one.
+    async fn put_summary(
+        &self,
+        conversation_id: &ConversationId,
+        through: &MessageId,
+        content: &str,
+        model: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Every stored summary of the conversation: (last message covered, text).
+    async fn summaries(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError>;
 }

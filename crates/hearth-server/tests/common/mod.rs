@@ -41,6 +41,8 @@ pub struct Script {
     pub fail_start: bool,
     /// Fail title requests.
     pub fail_titles: bool,
+    /// Fail summary requests (context management).
+    pub fail_summaries: bool,
 }
 
 /// The fake backend.
@@ -63,10 +65,27 @@ impl FakeChat {
             .lock()
             .unwrap()
             .iter()
-            .filter(|p| !is_title_request(p))
+            .filter(|p| !is_title_request(p) && !is_summary_request(p))
             .cloned()
             .collect()
     }
+
+    /// Prompts of summary requests, in call order.
+    pub fn summary_prompts(&self) -> Vec<Vec<ChatMessage>> {
+        self.prompts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| is_summary_request(p))
+            .cloned()
+            .collect()
+    }
+}
+
+fn is_summary_request(messages: &[ChatMessage]) -> bool {
+    messages
+        .last()
+        .is_some_and(|m| m.content.starts_with("Summarize the conversation"))
 }
 
 fn is_title_request(messages: &[ChatMessage]) -> bool {
@@ -108,7 +127,11 @@ impl ChatBackend for FakeChat {
             return Err(BackendError::InvalidRequest("chat only".into()));
         };
         let is_title = is_title_request(&messages);
-        if script.fail_start || (is_title && script.fail_titles) {
+        let is_summary = is_summary_request(&messages);
+        if script.fail_start
+            || (is_title && script.fail_titles)
+            || (is_summary && script.fail_summaries)
+        {
             return Err(BackendError::Unavailable("scripted failure".into()));
         }
         let cached = {
@@ -126,6 +149,8 @@ impl ChatBackend for FakeChat {
         };
         let reply = if is_title {
             "Fake Title".to_owned()
+        } else if is_summary {
+            "Fake summary.".to_owned()
         } else {
             let last = messages
                 .iter()

@@ -96,6 +96,7 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<MessageView>()
         .schema_from::<UsageView>()
         .schema_from::<TimingsView>()
+        .schema_from::<ContextView>()
         .schema_from::<TurnView>()
         .schema_from::<ImportView>()
         .schema_from::<DeletedView>()

@@ -3,7 +3,8 @@
 
 use hearth_core::conversations::personas::{self, Persona};
 use hearth_core::conversations::{
-    Conversation, ConversationDetail, Message, MessageStatus, Shape, Turn,
+    ContextAction, ContextNote, Conversation, ConversationDetail, Message, MessageStatus, Shape,
+    Turn,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -146,6 +147,46 @@ pub struct TimingsView {
     pub generation_ms: i64,
 }
 
+/// How an answer's prompt was fitted into the model's context.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextView {
+    /// `dropped` (older turns left out) or `summarized` (replaced by a summary).
+    pub action: String,
+    /// Messages of the branch not given to the model verbatim.
+    pub omitted_messages: u32,
+    /// The first message given verbatim.
+    pub first_kept_id: String,
+    /// For `summarized`: the last message the summary covers.
+    pub summary_through_id: Option<String>,
+    /// For `summarized`: the summary was written for this answer (else reused).
+    pub summary_created: bool,
+    /// Why the summarize policy fell back to dropping, when it did.
+    pub fallback_reason: Option<String>,
+    /// Prompt tokens as counted before generating.
+    pub prompt_tokens: u32,
+    /// Context window (prompt and answer) the prompt was fitted into.
+    pub context_tokens: u32,
+}
+
+impl From<ContextNote> for ContextView {
+    fn from(n: ContextNote) -> Self {
+        ContextView {
+            action: match n.action {
+                ContextAction::Dropped => "dropped",
+                ContextAction::Summarized => "summarized",
+            }
+            .to_owned(),
+            omitted_messages: n.omitted_messages,
+            first_kept_id: n.first_kept_id.0,
+            summary_through_id: n.summary_through_id.map(|id| id.0),
+            summary_created: n.summary_created,
+            fallback_reason: n.fallback_reason,
+            prompt_tokens: n.prompt_tokens,
+            context_tokens: n.context_tokens,
+        }
+    }
+}
+
 /// One message of a conversation's tree.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
@@ -174,6 +215,9 @@ pub struct MessageView {
     pub usage: UsageView,
     /// Durations.
     pub timings: TimingsView,
+    /// Set on an answer whose branch did not fit the model's context: what
+    /// its prompt left out or summarized.
+    pub context: Option<ContextView>,
     /// This message and its siblings (same parent), oldest first: the branches
     /// a client can switch between. Only in conversation details.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,6 +260,7 @@ impl From<Message> for MessageView {
                 prompt_ms: m.timings.prompt_ms,
                 generation_ms: m.timings.generation_ms,
             },
+            context: m.context.map(ContextView::from),
             sibling_ids: None,
             created_at_ms: m.created_at_ms,
             updated_at_ms: m.updated_at_ms,
