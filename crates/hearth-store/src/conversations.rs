@@ -5,6 +5,7 @@
 //! failing on a stale snapshot).
 
 use async_trait::async_trait;
+use hearth_core::conversations::personas::UserPersona;
 use hearth_core::conversations::{
     ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
     ConversationRepo, ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus,
@@ -687,6 +688,27 @@ impl ConversationRepo for SqlConversations {
         Ok(())
     }
 
+    async fn insert_persona(&self, persona: &UserPersona) -> Result<(), StoreError> {
+        self.insert_persona_row(persona).await
+    }
+
+    async fn personas(&self, owner: &OwnerId) -> Result<Vec<UserPersona>, StoreError> {
+        self.persona_rows(owner).await
+    }
+
+    async fn persona(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError> {
+        self.persona_row(owner, id, version).await
+    }
+
+    async fn delete_persona(&self, owner: &OwnerId, id: &str) -> Result<(), StoreError> {
+        self.delete_persona_rows(owner, id).await
+    }
+
     async fn summaries(
         &self,
         conversation_id: &ConversationId,
@@ -707,5 +729,106 @@ impl ConversationRepo for SqlConversations {
                 ))
             })
             .collect()
+    }
+}
+
+const PERSONA_COLUMNS: &str = "id, version, owner_id, name, description, template, created_at_ms";
+
+fn row_to_persona(row: &AnyRow) -> Result<UserPersona, StoreError> {
+    Ok(UserPersona {
+        id: row.try_get("id").map_err(map_err)?,
+        version: row.try_get("version").map_err(map_err)?,
+        owner: OwnerId(row.try_get("owner_id").map_err(map_err)?),
+        name: row.try_get("name").map_err(map_err)?,
+        description: row.try_get("description").map_err(map_err)?,
+        template: row.try_get("template").map_err(map_err)?,
+        created_at_ms: row.try_get("created_at_ms").map_err(map_err)?,
+    })
+}
+
+impl SqlConversations {
+    pub(crate) async fn insert_persona_row(&self, p: &UserPersona) -> Result<(), StoreError> {
+        // A version is added only to a persona of the same owner (or as the
+        // first version of a new id).
+        let mut tx = self.begin_write().await?;
+        let other_owner: Option<String> = sqlx::query_scalar(
+            "SELECT owner_id FROM personas WHERE id = $1 AND owner_id <> $2 LIMIT 1",
+        )
+        .bind(&p.id)
+        .bind(&p.owner.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if other_owner.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO personas ({PERSONA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&p.id)
+        .bind(p.version)
+        .bind(&p.owner.0)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.template)
+        .bind(p.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn persona_rows(
+        &self,
+        owner: &OwnerId,
+    ) -> Result<Vec<UserPersona>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas p WHERE owner_id = $1 \
+             AND version = (SELECT MAX(version) FROM personas q WHERE q.id = p.id) \
+             ORDER BY name, id"
+        ))
+        .bind(&owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(row_to_persona).collect()
+    }
+
+    pub(crate) async fn persona_row(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError> {
+        // Without a version: the newest (-1 never matches a stored version).
+        let sql = format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas WHERE owner_id = $1 AND id = $2 \
+             AND ($3 < 0 OR version = $3) ORDER BY version DESC LIMIT 1"
+        );
+        let query = sqlx::query(&sql)
+            .bind(&owner.0)
+            .bind(id)
+            .bind(version.unwrap_or(-1));
+        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+            Some(row) => row_to_persona(&row),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    pub(crate) async fn delete_persona_rows(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM personas WHERE owner_id = $1 AND id = $2")
+            .bind(&owner.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

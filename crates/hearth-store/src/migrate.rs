@@ -30,9 +30,9 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (
         6,
-        "conversation context",
-        include_str!("../migrations/sqlite/0006_conversation_context.sql"),
-        include_str!("../migrations/postgres/0006_conversation_context.sql"),
+        "conversation context and personas",
+        include_str!("../migrations/sqlite/0006_conversation_context_personas.sql"),
+        include_str!("../migrations/postgres/0006_conversation_context_personas.sql"),
     ),
 ];
 

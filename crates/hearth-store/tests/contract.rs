@@ -766,6 +766,76 @@ contract!(
     context_notes_and_summaries_are_kept,
     context_summaries_check
 );
+contract!(personas_keep_every_version_per_owner, personas_check);
+
+async fn personas_check(store: Arc<dyn Store>) {
+    use hearth_core::conversations::UserPersona;
+    let repo = store.conversations();
+    let alice = conv::owner("alice");
+    let bob = conv::owner("bob");
+    let v1 = UserPersona {
+        id: "user:1".into(),
+        version: 1,
+        owner: alice.clone(),
+        name: "Zed's 'persona'".into(),
+        description: String::new(),
+        template: "Hi {{name|you}}; DROP TABLE personas; --".into(),
+        created_at_ms: 1000,
+    };
+    repo.insert_persona(&v1).await.unwrap();
+    let v2 = UserPersona {
+        version: 2,
+        template: "v2".into(),
+        created_at_ms: 2000,
+        ..v1.clone()
+    };
+    repo.insert_persona(&v2).await.unwrap();
+    assert!(matches!(
+        repo.insert_persona(&v2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another owner cannot add a version to it.
+    let stolen = UserPersona {
+        version: 3,
+        owner: bob.clone(),
+        ..v1.clone()
+    };
+    assert!(matches!(
+        repo.insert_persona(&stolen).await,
+        Err(StoreError::NotFound)
+    ));
+    let other = UserPersona {
+        id: "user:2".into(),
+        name: "Abe".into(),
+        ..v1.clone()
+    };
+    repo.insert_persona(&other).await.unwrap();
+    assert_eq!(
+        repo.personas(&alice).await.unwrap(),
+        vec![other.clone(), v2.clone()]
+    );
+    assert!(repo.personas(&bob).await.unwrap().is_empty());
+    assert_eq!(repo.persona(&alice, "user:1", None).await.unwrap(), v2);
+    assert_eq!(repo.persona(&alice, "user:1", Some(1)).await.unwrap(), v1);
+    assert!(matches!(
+        repo.persona(&alice, "user:1", Some(7)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.persona(&bob, "user:1", None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.delete_persona(&bob, "user:1").await,
+        Err(StoreError::NotFound)
+    ));
+    repo.delete_persona(&alice, "user:1").await.unwrap();
+    assert!(matches!(
+        repo.persona(&alice, "user:1", Some(1)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(repo.personas(&alice).await.unwrap(), vec![other]);
+}
 
 async fn context_summaries_check(store: Arc<dyn Store>) {
     use hearth_core::conversations::{ContextAction, ContextNote, MessageId, MessageStatus, Role};

@@ -8,6 +8,7 @@
 //! - [`export`] and [`chatgpt`]: the `hearth.conversation` JSON format,
 //!   Markdown, and ChatGPT import.
 
+pub mod admin;
 pub mod chatgpt;
 pub mod context;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod personas;
 pub mod repo;
 pub mod service;
 pub mod tree;
+pub mod user_personas;
 
 pub use error::ConversationError;
 pub use generate::{GenerateOptions, SendInput, Turn};
@@ -29,9 +31,10 @@ pub use model::{
     ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role,
     Timings, Usage,
 };
-pub use personas::PersonaRef;
+pub use personas::{AnyPersona, PersonaRef, UserPersona};
 pub use repo::ConversationRepo;
 pub use service::{
     ConversationDetail, ConversationService, ConversationSettings, NewConversation, TreeView,
 };
 pub use tree::Shape;
+pub use user_personas::PersonaInput;

@@ -11,6 +11,7 @@ use super::model::{
     Conversation, ConversationId, ConversationPage, ConversationPatch, ListFilter, Message,
     MessageFinish, MessageId, OwnerId,
 };
+use super::personas::UserPersona;
 use crate::store::StoreError;
 
 /// Repository of conversations and their message trees.
@@ -130,6 +131,25 @@ pub trait ConversationRepo: Send + Sync {
         content: &str,
         model: &str,
     ) -> Result<(), StoreError>;
+
+    /// Store a version of a user persona. An existing (id, version) is
+    /// `Conflict` (a concurrent update won).
+    async fn insert_persona(&self, persona: &UserPersona) -> Result<(), StoreError>;
+
+    /// The newest version of each of `owner`'s personas, by name.
+    async fn personas(&self, owner: &OwnerId) -> Result<Vec<UserPersona>, StoreError>;
+
+    /// One version of `owner`'s persona (the newest when `None`); `NotFound`
+    /// for another owner's.
+    async fn persona(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError>;
+
+    /// Delete every version of `owner`'s persona.
+    async fn delete_persona(&self, owner: &OwnerId, id: &str) -> Result<(), StoreError>;
 
     /// Every stored summary of the conversation: (last message covered, text).
     async fn summaries(

@@ -17,7 +17,7 @@ use super::model::{
     Message, MessageId, MessageStatus, OwnerId,
 };
 use super::params::ChatParams;
-use super::personas::{self, PersonaRef};
+use super::personas;
 use super::repo::ConversationRepo;
 use super::tree::{Shape, newest_leaf_under};
 use crate::backend::ChatBackend;
@@ -172,11 +172,6 @@ impl ConversationService {
         }
     }
 
-    /// The personas a conversation can start from.
-    pub fn personas(&self) -> &'static [personas::Persona] {
-        personas::BUILTINS
-    }
-
     /// The settings in force.
     pub fn settings(&self) -> &ConversationSettings {
         &self.settings
@@ -213,18 +208,17 @@ impl ConversationService {
                 ));
             }
             Some(id) => {
-                let persona = personas::builtin(id).ok_or_else(|| {
-                    ConversationError::invalid(
-                        "persona_id",
-                        format!("unknown persona '{id}'; see GET /ui/personas"),
-                    )
-                })?;
-                let prompt = personas::render(persona.template, &input.persona_variables)?;
-                let reference = PersonaRef {
-                    id: persona.id.to_owned(),
-                    version: persona.version,
+                let persona = match self.persona(owner, id, None).await {
+                    Err(ConversationError::PersonaNotFound(_)) => {
+                        return Err(ConversationError::invalid(
+                            "persona_id",
+                            format!("unknown persona '{id}'; see GET /ui/personas"),
+                        ));
+                    }
+                    other => other?,
                 };
-                (Some(prompt), Some(reference))
+                let prompt = personas::render(persona.template(), &input.persona_variables)?;
+                (Some(prompt), Some(persona.reference()))
             }
         };
         let now = now_ms();
@@ -483,6 +477,22 @@ pub(super) fn check_model(model: Option<String>) -> Result<Option<String>, Conve
         )),
         other => Ok(other),
     }
+}
+
+/// A template or prompt text: non-blank, bounded, without NUL.
+pub(super) fn check_system_prompt_text(
+    field: &'static str,
+    text: String,
+) -> Result<String, ConversationError> {
+    if text.trim().is_empty() || text.len() > MAX_SYSTEM_PROMPT || text.contains('\0') {
+        return Err(ConversationError::invalid(
+            field,
+            format!(
+                "{field} must be non-blank text of at most {MAX_SYSTEM_PROMPT} bytes, without NUL"
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 pub(super) fn check_system_prompt(

@@ -1,10 +1,10 @@
 //! What clients see of conversations: `*View` projections of the domain types,
 //! and the request bodies, each with its OpenAPI schema.
 
-use hearth_core::conversations::personas::{self, Persona};
+use hearth_core::conversations::personas;
 use hearth_core::conversations::{
-    ContextAction, ContextNote, Conversation, ConversationDetail, Message, MessageStatus, Shape,
-    Turn,
+    AnyPersona, ContextAction, ContextNote, Conversation, ConversationDetail, Message,
+    MessageStatus, Shape, Turn, UserPersona,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -76,13 +76,16 @@ pub struct PersonaVariableView {
     pub default: Option<String>,
 }
 
-/// A persona: a versioned system-prompt template.
+/// A persona: a versioned system-prompt template, built in or the caller's own.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonaView {
-    /// Id, given as `persona_id` when creating a conversation.
+    /// Id, given as `persona_id` when creating a conversation: `builtin:<name>`
+    /// or `user:<uuid>`.
     pub id: String,
-    /// Template version.
+    /// Template version (a user persona gets a new one on every update).
     pub version: i64,
+    /// Shipped with Hearth (read-only), else the caller's own.
+    pub builtin: bool,
     /// Name.
     pub name: String,
     /// What it does.
@@ -91,28 +94,78 @@ pub struct PersonaView {
     pub template: String,
     /// Its variables.
     pub variables: Vec<PersonaVariableView>,
+    /// When this version was written (user personas), Unix milliseconds.
+    pub created_at_ms: Option<i64>,
 }
 
-impl From<&Persona> for PersonaView {
-    fn from(p: &Persona) -> Self {
+impl PersonaView {
+    fn new(
+        (id, version, builtin): (String, i64, bool),
+        (name, description, template): (String, String, String),
+        created_at_ms: Option<i64>,
+    ) -> Self {
+        let variables = personas::variables(&template)
+            .into_iter()
+            .map(|(name, default)| PersonaVariableView { name, default })
+            .collect();
         PersonaView {
-            id: p.id.to_owned(),
-            version: p.version,
-            name: p.name.to_owned(),
-            description: p.description.to_owned(),
-            template: p.template.to_owned(),
-            variables: personas::variables(p.template)
-                .into_iter()
-                .map(|(name, default)| PersonaVariableView { name, default })
-                .collect(),
+            id,
+            version,
+            builtin,
+            name,
+            description,
+            template,
+            variables,
+            created_at_ms,
         }
     }
+}
+
+impl From<AnyPersona> for PersonaView {
+    fn from(p: AnyPersona) -> Self {
+        match p {
+            AnyPersona::Builtin(p) => PersonaView::new(
+                (p.id.to_owned(), p.version, true),
+                (
+                    p.name.to_owned(),
+                    p.description.to_owned(),
+                    p.template.to_owned(),
+                ),
+                None,
+            ),
+            AnyPersona::User(p) => p.into(),
+        }
+    }
+}
+
+impl From<UserPersona> for PersonaView {
+    fn from(p: UserPersona) -> Self {
+        PersonaView::new(
+            (p.id, p.version, false),
+            (p.name, p.description, p.template),
+            Some(p.created_at_ms),
+        )
+    }
+}
+
+/// Body of `POST /ui/personas` and `PUT /ui/personas/{id}` (a new version).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaRequest {
+    /// Name (1–100 characters).
+    pub name: String,
+    /// One line on what it does (up to 500 characters).
+    #[serde(default)]
+    pub description: String,
+    /// The system prompt; `{{name}}` or `{{name|default}}` mark variables
+    /// (letters, digits and `_`).
+    pub template: String,
 }
 
 /// The personas.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonaListView {
-    /// Built-ins first.
+    /// Built-ins first, then the caller's own by name.
     pub personas: Vec<PersonaView>,
 }
 
