@@ -502,7 +502,7 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "conversations.admin_can_read",
-        "Admins may read any user's conversations through /admin/conversations (each read is audited). Off by default.",
+        "Admins may read any user's conversations through /admin/users/{user_id}/conversations (each read, allowed or not, is audited). Off by default.",
         None,
     ),
 ];

@@ -1530,3 +1530,40 @@ async fn user_personas_check(w: World) {
         .await;
     assert_eq!(again["conversation"]["system_prompt"], "Arr. sails");
 }
+
+#[tokio::test]
+async fn retention_comes_from_the_config_and_expired_deletions_are_purged() {
+    let mut config = hearth_core::config::Config::default();
+    config.conversations.retention_days = 0;
+    config.conversations.generate_titles = false;
+    let settings = hearth_core::conversations::ConversationSettings {
+        flush_interval: Duration::from_millis(10),
+        ..hearth_core::conversations::ConversationSettings::from_config(&config)
+    };
+    assert_eq!(settings.retention, Duration::ZERO);
+    assert!(!settings.generate_titles);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let w = common::world_at(url, Some(dir), settings).await;
+    let gone = w.conversation("alice").await;
+    let kept = w.conversation("alice").await;
+    w.say("alice", &gone, "forget me").await;
+    let (status, _) = w
+        .call(
+            "alice",
+            Method::DELETE,
+            &format!("/ui/conversations/{gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(w.state.conversations.purge_expired().await.unwrap(), 1);
+    // The rows are gone, not only hidden: the messages went with them.
+    let id = ConversationId(gone.clone());
+    assert!(w.store.conversations().tree(&id).await.unwrap().is_empty());
+    assert_eq!(
+        w.get("alice", &format!("/ui/conversations/{kept}")).await.0,
+        StatusCode::OK
+    );
+}
