@@ -1,8 +1,12 @@
-//! A conversation answer interrupted by a crash, with the real binary and the
-//! real SmolLM2 model: `hearth serve` streams a long answer over SSE, is
-//! SIGKILLed mid-stream, restarts on the same data directory, and the
-//! conversation still has the user's message and the assistant message, marked
-//! `error` with the partial text stored before the kill.
+//! Conversations with the real binary and the real SmolLM2 model:
+//!
+//! - an answer interrupted by a crash: `hearth serve` streams a long answer
+//!   over SSE, is SIGKILLed mid-stream, restarts on the same data directory,
+//!   and the conversation still has the user's message and the assistant
+//!   message, marked `error` with the partial text stored before the kill;
+//! - a conversation longer than a small context: every answer completes, old
+//!   turns are dropped (with the engine's own token counts), and a turn that
+//!   keeps the previous cut gets most of its prompt from the prefix cache.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -16,6 +20,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_hearth");
 /// Start `hearth serve` on `dir` (auth off, one thread, a 2048-token context)
 /// and return it with its address once it listens.
 fn serve(dir: &Path) -> (Child, String) {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with more environment variables.
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
         .arg("--data-dir")
@@ -24,6 +33,7 @@ fn serve(dir: &Path) -> (Child, String) {
         .env("HEARTH_AUTH_ENABLED", "false")
         .env("HEARTH_ENGINE_CONTEXT_TOKENS", "2048")
         .env("HEARTH_ENGINE_THREADS", "1")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -79,14 +89,20 @@ fn deltas(sse: &str) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_answer_leaves_the_question_and_a_marked_answer() {
+/// A data directory whose models folder links SmolLM2 as `smollm2`.
+fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
     let src = hearth_testkit::models::path(hearth_testkit::models::SMOLLM2);
     assert!(src.exists(), "test model missing: {}", src.display());
     std::os::unix::fs::symlink(&src, models.join("smollm2.gguf")).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_answer_leaves_the_question_and_a_marked_answer() {
+    let dir = data_dir();
 
     let (mut server, base) = serve(dir.path());
     let client = reqwest::Client::new();
@@ -173,4 +189,82 @@ async fn sigkill_mid_answer_leaves_the_question_and_a_marked_answer() {
     assert!(!kept.is_empty(), "no partial text was kept: {answer}");
     let common = kept.len().min(streamed.len());
     assert_eq!(kept[..common], streamed[..common], "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_drops_old_turns_and_keeps_the_prefix_cache() {
+    let dir = data_dir();
+    // 512 tokens of context, 64 kept for the answer: prompts up to 448.
+    let (server, base) = serve_with(
+        dir.path(),
+        &[
+            ("HEARTH_ENGINE_CONTEXT_TOKENS", "512"),
+            ("HEARTH_CONVERSATIONS_RESERVED_ANSWER_TOKENS", "64"),
+            ("HEARTH_CONVERSATIONS_GENERATE_TITLES", "false"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{base}/ui/conversations"))
+        .json(&json!({"model": "smollm2", "params": {"max_tokens": 12, "temperature": 0}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("conversation id").to_owned();
+    let filler = "the keeper climbed the stairs and lit the great lamp again ".repeat(6);
+    for n in 0..9 {
+        // Streamed to the end: the answer is final when the body ends.
+        let body = client
+            .post(format!("{base}/ui/conversations/{id}/messages"))
+            .json(&json!({"content": format!("Night {n}: {filler}"), "stream": true}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("event: done"), "turn {n}: {body}");
+    }
+    let detail: Value = client
+        .get(format!("{base}/ui/conversations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stop(server);
+    let answers: Vec<&Value> = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(answers.len(), 9, "{detail}");
+    for a in &answers {
+        assert_eq!(a["status"], "complete", "{a}");
+        assert!(a["usage"]["prompt_tokens"].as_i64().unwrap() <= 448, "{a}");
+    }
+    // The first turns fit whole; later ones dropped old turns.
+    assert_eq!(answers[0]["context"], Value::Null);
+    let dropped: Vec<&&Value> = answers
+        .iter()
+        .filter(|a| a["context"]["action"] == "dropped")
+        .collect();
+    assert!(dropped.len() >= 3, "{detail}");
+    // A turn that kept the previous turn's cut found its beginning in the
+    // prefix cache: more than half of its prompt.
+    let reused = answers.windows(2).find(|w| {
+        w[0]["context"]["action"] == "dropped"
+            && w[1]["context"]["first_kept_id"] == w[0]["context"]["first_kept_id"]
+    });
+    let Some([_, later]) = reused else {
+        panic!("no turn kept the previous cut: {detail}");
+    };
+    let prompt = later["usage"]["prompt_tokens"].as_i64().unwrap();
+    let cached = later["usage"]["cached_tokens"].as_i64().unwrap();
+    assert!(cached * 2 > prompt, "cached {cached} of {prompt}: {later}");
 }
