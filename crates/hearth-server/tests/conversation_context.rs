@@ -216,3 +216,23 @@ async fn a_failed_summary_falls_back_to_dropping() {
         "{fourth}"
     );
 }
+
+#[tokio::test]
+async fn a_backend_that_cannot_count_gets_the_whole_branch() {
+    let w = tiny_world(ContextPolicy::Drop, Engine::Sqlite)
+        .await
+        .unwrap();
+    w.fake.set(Script {
+        fail_count: true,
+        ..Script::default()
+    });
+    let c = w.conversation("alice").await;
+    let mut last = Value::Null;
+    for n in 0..4 {
+        last = w.say("alice", &c, &words(n)).await;
+    }
+    let fourth = answer(&w, &c, &last).await;
+    assert_eq!(fourth["status"], "complete", "{fourth}");
+    assert_eq!(fourth["context"], Value::Null);
+    assert_eq!(first_user_text(&w.fake.answer_prompts()[3]), words(0));
+}

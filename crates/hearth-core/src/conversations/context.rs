@@ -114,6 +114,14 @@ impl Planner {
         self.dropped(input, &cuts, budget, None).await
     }
 
+    /// The whole branch, as when it fits.
+    pub fn unfitted(&self, input: &ContextInput) -> ContextPlan {
+        ContextPlan {
+            messages: build(input.system.as_deref(), None, &input.path),
+            note: None,
+        }
+    }
+
     async fn count(
         &self,
         input: &ContextInput,

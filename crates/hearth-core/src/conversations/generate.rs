@@ -623,7 +623,13 @@ impl Generation {
             _ = self.entry.cancelled() => return (String::new(), Ending::Cancelled, None),
             plan = planner.plan(&context) => match plan {
                 Ok(plan) => plan,
-                Err(e) => return (String::new(), Ending::Failed(e.to_string()), None),
+                Err(e) => {
+                    // Counting failed (a backend without a tokenizer, an
+                    // unknown model): send the whole branch and let the
+                    // backend answer or refuse it.
+                    tracing::info!(message = %self.message_id, error = %e, "context not fitted; sending the whole branch");
+                    planner.unfitted(&context)
+                }
             },
         };
         request.prompt = Prompt::Chat {

@@ -43,6 +43,8 @@ pub struct Script {
     pub fail_titles: bool,
     /// Fail summary requests (context management).
     pub fail_summaries: bool,
+    /// Fail token counting.
+    pub fail_count: bool,
 }
 
 /// The fake backend.
@@ -206,6 +208,11 @@ impl ChatBackend for FakeChat {
     }
 
     async fn count_tokens(&self, _model: &str, prompt: &Prompt) -> Result<u32, BackendError> {
+        if self.script.lock().unwrap().fail_count {
+            return Err(BackendError::Unavailable(
+                "scripted counting failure".into(),
+            ));
+        }
         match prompt {
             Prompt::Chat { messages, .. } => Ok(words(messages) as u32),
             Prompt::Text(t) => Ok(t.split_whitespace().count() as u32),
