@@ -157,7 +157,9 @@ impl ConversationService {
         self
     }
 
-    /// Tokens of context a prompt and its answer share for `model`.
+    /// Tokens of context a prompt and its answer share for `model`: the
+    /// engine's rule (`engine.context_tokens`, or the trained context clamped
+    /// to 256–4096), never more than the model was trained for.
     pub(super) async fn context_window(&self, model: &str) -> u32 {
         const ENGINE_CAP: u32 = 4096;
         let trained = match &self.catalog {
@@ -165,7 +167,7 @@ impl ConversationService {
             None => None,
         };
         match (self.settings.context_tokens, trained) {
-            (0, Some(t)) => t.min(ENGINE_CAP),
+            (0, Some(t)) => t.clamp(256, ENGINE_CAP),
             (0, None) => ENGINE_CAP,
             (c, Some(t)) => c.min(t),
             (c, None) => c,
