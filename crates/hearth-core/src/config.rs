@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod conversations;
 mod models;
 
+pub use conversations::{ContextPolicy, ConversationsConfig};
 pub use models::{EngineSettings, Isolation, ModelsConfig, PrefixCacheScope};
 
 /// Default address: loopback only, Hearth's documented port.
@@ -54,6 +56,8 @@ pub struct Config {
     pub models: ModelsConfig,
     /// How the local engine runs models.
     pub engine: EngineSettings,
+    /// Conversations: context management, retention, admin access.
+    pub conversations: ConversationsConfig,
 }
 
 /// `[server]`
@@ -563,6 +567,41 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         "Memory (MiB) loaded models may hold together, estimated from file size plus KV and prompt caches; least recently used idle models are unloaded to make room (0 = 3/4 of physical RAM).",
         None,
     ),
+    (
+        "conversations.context_policy",
+        "When a conversation outgrows the model's context: \"drop\" the oldest turns, or \"summarize\" them once with the model (the summary is stored and reused by later turns and sibling branches; drop is the fallback when summarizing fails).",
+        None,
+    ),
+    (
+        "conversations.reserved_answer_tokens",
+        "Tokens of the context kept free for the answer when fitting a conversation's prompt.",
+        None,
+    ),
+    (
+        "conversations.default_max_tokens",
+        "Answer length when a conversation or message sets no max_tokens.",
+        None,
+    ),
+    (
+        "conversations.retention_days",
+        "Days a deleted conversation is kept before it is purged (0 = purge at the next hourly sweep).",
+        None,
+    ),
+    (
+        "conversations.keep_generating_on_disconnect",
+        "An answer keeps being generated (and stored) when its client disconnects; otherwise it is cancelled.",
+        None,
+    ),
+    (
+        "conversations.generate_titles",
+        "Title a conversation with the model after its first exchange.",
+        None,
+    ),
+    (
+        "conversations.admin_can_read",
+        "Admins may read any user's conversations through /admin/users/{user_id}/conversations (each read, allowed or not, is audited). Off by default.",
+        None,
+    ),
 ];
 
 /// Where a configuration value came from.
@@ -800,6 +839,21 @@ impl Config {
                 "engine.context_tokens",
                 "must be 0 (model default) or at least 256",
             );
+        }
+        if self.conversations.reserved_answer_tokens < 16 {
+            return fail(
+                "conversations.reserved_answer_tokens",
+                "must be at least 16",
+            );
+        }
+        if !(1..=32768).contains(&self.conversations.default_max_tokens) {
+            return fail(
+                "conversations.default_max_tokens",
+                "must be between 1 and 32768",
+            );
+        }
+        if self.conversations.retention_days > 36500 {
+            return fail("conversations.retention_days", "must be at most 36500");
         }
         if self.log.level.trim().is_empty() {
             return fail("log.level", "must not be empty (e.g. \"info\")");

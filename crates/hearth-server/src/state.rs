@@ -80,11 +80,14 @@ impl AppState {
         let usage = UsageRecorder::start_with(parts.store.clone(), observer);
         let chat: Arc<dyn ChatBackend> = Arc::new(MeteredChat::new(parts.chat, usage.clone()));
         let embed: Arc<dyn EmbedBackend> = Arc::new(MeteredEmbed::new(parts.embed, usage.clone()));
-        let conversations = Arc::new(ConversationService::new(
-            parts.store.clone(),
-            chat.clone(),
-            ConversationSettings::default(),
-        ));
+        let conversations = Arc::new(
+            ConversationService::new(
+                parts.store.clone(),
+                chat.clone(),
+                ConversationSettings::from_config(&parts.config),
+            )
+            .with_catalog(parts.models.clone()),
+        );
         let quotas = quotas(&parts.store, &limiter, &auth, &parts.config);
         AppState {
             auth,

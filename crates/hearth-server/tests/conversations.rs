@@ -40,6 +40,7 @@ on_both!(concurrent_retries_create_one_message, idempotency_check);
 on_both!(owners_are_isolated, isolation_check);
 on_both!(restart_marks_interrupted_answers, recovery_check);
 on_both!(chatgpt_export_imports_with_its_branches, chatgpt_check);
+on_both!(user_personas_are_versioned_and_private, user_personas_check);
 
 fn msg(turn: &Value, which: &str) -> String {
     turn[which]["id"].as_str().unwrap().to_owned()
@@ -1313,4 +1314,283 @@ async fn personas_are_listed_and_recorded_on_the_conversation() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
         assert_eq!(err["error"]["detail"]["field"], field, "{err}");
     }
+}
+
+async fn audit_actions(w: &World) -> Vec<(String, String, String)> {
+    w.store
+        .accounts()
+        .list_audit(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("conversation."))
+        .map(|e| (e.action, e.target.unwrap_or_default(), e.outcome))
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_read_conversations_only_when_allowed_and_audited() {
+    // Off by default: refused (and the attempt audited).
+    let w = world(Engine::Sqlite).await.unwrap();
+    let c = w.conversation("alice").await;
+    w.say("alice", &c, "private words").await;
+    let (status, body) = w
+        .get("root", &format!("/admin/users/alice/conversations/{c}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "E_CAPABILITY_DISABLED");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("conversations.admin_can_read")
+    );
+    let (status, _) = w.get("root", "/admin/users/alice/conversations").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        audit_actions(&w).await,
+        vec![
+            (
+                "conversation.admin_list".into(),
+                "alice".into(),
+                "failure".into()
+            ),
+            (
+                "conversation.admin_read".into(),
+                c.clone(),
+                "failure".into()
+            ),
+        ]
+    );
+
+    // Allowed: the admin reads, and each read is audited.
+    let settings = hearth_core::conversations::ConversationSettings {
+        admin_can_read: true,
+        ..common::settings()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let w = common::world_at(url, Some(dir), settings).await;
+    let c = w.conversation("alice").await;
+    w.say("alice", &c, "private words").await;
+    let (status, list) = w.get("root", "/admin/users/alice/conversations").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["conversations"][0]["id"], c.as_str());
+    let (status, detail) = w
+        .get(
+            "root",
+            &format!("/admin/users/alice/conversations/{c}?view=tree"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["messages"][0]["content"], "private words");
+    // Another owner's id does not reach it: 404 like for a missing one.
+    let (status, _) = w
+        .get("root", &format!("/admin/users/bob/conversations/{c}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let actions = audit_actions(&w).await;
+    assert_eq!(
+        actions,
+        vec![
+            (
+                "conversation.admin_read".into(),
+                c.clone(),
+                "failure".into()
+            ),
+            (
+                "conversation.admin_read".into(),
+                c.clone(),
+                "success".into()
+            ),
+            (
+                "conversation.admin_list".into(),
+                "alice".into(),
+                "success".into()
+            ),
+        ]
+    );
+    // The user's own lane is unchanged.
+    assert_eq!(w.path("alice", &c).await.len(), 2);
+}
+
+async fn user_personas_check(w: World) {
+    let (status, created) = w
+        .post(
+            "alice",
+            "/ui/personas",
+            json!({"name": "Pirate", "description": "Talks like one",
+                   "template": "You are a pirate who knows {{topic|the seas}}."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("user:"));
+    assert_eq!(
+        (created["version"].clone(), created["builtin"].clone()),
+        (json!(1), json!(false))
+    );
+    assert_eq!(
+        created["variables"][0],
+        json!({"name": "topic", "default": "the seas"})
+    );
+
+    // A conversation records the id and version it started from.
+    let (status, c1) = w
+        .post(
+            "alice",
+            "/ui/conversations",
+            json!({"model": "fake", "persona_id": id, "persona_variables": {"topic": "rope"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c1}");
+    assert_eq!(c1["persona"], json!({"id": id, "version": 1}));
+    assert_eq!(c1["system_prompt"], "You are a pirate who knows rope.");
+
+    // An update is a new version; the old one stays readable and the first
+    // conversation keeps its prompt.
+    let (status, v2) = w
+        .call(
+            "alice",
+            Method::PUT,
+            &format!("/ui/personas/{id}"),
+            Some(json!({"name": "Pirate", "template": "Arr. {{topic}}"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v2}");
+    assert_eq!(v2["version"], 2);
+    let (_, v1) = w
+        .get("alice", &format!("/ui/personas/{id}?version=1"))
+        .await;
+    assert_eq!(
+        v1["template"],
+        "You are a pirate who knows {{topic|the seas}}."
+    );
+    let (status, c2) = w
+        .post(
+            "alice",
+            "/ui/conversations",
+            json!({"model": "fake", "persona_id": id, "persona_variables": {"topic": "sails"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c2}");
+    assert_eq!(c2["persona"], json!({"id": id, "version": 2}));
+    let (_, again) = w
+        .get(
+            "alice",
+            &format!("/ui/conversations/{}", c1["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        again["conversation"]["system_prompt"],
+        "You are a pirate who knows rope."
+    );
+
+    // Listing: built-ins, then the caller's own (newest version only).
+    let (_, list) = w.get("alice", "/ui/personas").await;
+    let personas = list["personas"].as_array().unwrap();
+    assert_eq!(personas.len(), 5);
+    assert_eq!(personas[4]["id"], id.as_str());
+    assert_eq!(personas[4]["version"], 2);
+
+    // Nobody else sees, uses, changes or deletes it.
+    let (_, bobs) = w.get("bob", "/ui/personas").await;
+    assert_eq!(bobs["personas"].as_array().unwrap().len(), 4);
+    let (status, _) = w.get("bob", &format!("/ui/personas/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = w
+        .post(
+            "bob",
+            "/ui/conversations",
+            json!({"model": "fake", "persona_id": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = w
+        .call(
+            "bob",
+            Method::PUT,
+            &format!("/ui/personas/{id}"),
+            Some(json!({"name": "Mine", "template": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = w
+        .call("bob", Method::DELETE, &format!("/ui/personas/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Bad input names its field; built-ins are read-only.
+    for (body, field) in [
+        (json!({"name": "", "template": "x"}), "name"),
+        (json!({"name": "x", "template": "  "}), "template"),
+        (json!({"name": "x", "template": "{{bad name}}"}), "template"),
+    ] {
+        let (status, err) = w.post("alice", "/ui/personas", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(err["error"]["detail"]["field"], field, "{err}");
+    }
+    let (status, _) = w
+        .call(
+            "alice",
+            Method::DELETE,
+            "/ui/personas/builtin:socratic",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Deleting takes every version; the conversations keep their prompt.
+    let (status, _) = w
+        .call("alice", Method::DELETE, &format!("/ui/personas/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = w
+        .get("alice", &format!("/ui/personas/{id}?version=1"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, again) = w
+        .get(
+            "alice",
+            &format!("/ui/conversations/{}", c2["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(again["conversation"]["system_prompt"], "Arr. sails");
+}
+
+#[tokio::test]
+async fn retention_comes_from_the_config_and_expired_deletions_are_purged() {
+    let mut config = hearth_core::config::Config::default();
+    config.conversations.retention_days = 0;
+    config.conversations.generate_titles = false;
+    let settings = hearth_core::conversations::ConversationSettings {
+        flush_interval: Duration::from_millis(10),
+        ..hearth_core::conversations::ConversationSettings::from_config(&config)
+    };
+    assert_eq!(settings.retention, Duration::ZERO);
+    assert!(!settings.generate_titles);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let w = common::world_at(url, Some(dir), settings).await;
+    let gone = w.conversation("alice").await;
+    let kept = w.conversation("alice").await;
+    w.say("alice", &gone, "forget me").await;
+    let (status, _) = w
+        .call(
+            "alice",
+            Method::DELETE,
+            &format!("/ui/conversations/{gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(w.state.conversations.purge_expired().await.unwrap(), 1);
+    // The rows are gone, not only hidden: the messages went with them.
+    let id = ConversationId(gone.clone());
+    assert!(w.store.conversations().tree(&id).await.unwrap().is_empty());
+    assert_eq!(
+        w.get("alice", &format!("/ui/conversations/{kept}")).await.0,
+        StatusCode::OK
+    );
 }

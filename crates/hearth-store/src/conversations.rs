@@ -5,10 +5,11 @@
 //! failing on a stale snapshot).
 
 use async_trait::async_trait;
+use hearth_core::conversations::personas::UserPersona;
 use hearth_core::conversations::{
-    Conversation, ConversationId, ConversationPage, ConversationPatch, ConversationRepo,
-    ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, PersonaRef,
-    Role, Timings, Usage,
+    ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
+    ConversationRepo, ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus,
+    OwnerId, PersonaRef, Role, Timings, Usage,
 };
 use hearth_core::jobs::now_ms;
 use hearth_core::store::{StoreError, StoreKind};
@@ -25,7 +26,7 @@ const CONVERSATION_COLUMNS: &str = "c.id, c.owner_id, c.title, c.model, c.system
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, \
     m.model, m.params, m.status, m.error, m.finish_reason, m.prompt_tokens, m.cached_tokens, \
     m.completion_tokens, m.queue_ms, m.prompt_ms, m.generation_ms, m.idempotency_key, \
-    m.created_at_ms, m.updated_at_ms";
+    m.context, m.created_at_ms, m.updated_at_ms";
 
 pub(crate) struct SqlConversations {
     pool: AnyPool,
@@ -111,6 +112,10 @@ fn json_text(value: &serde_json::Value) -> String {
     }
 }
 
+fn context_text(note: Option<&ContextNote>) -> Option<String> {
+    note.and_then(|n| serde_json::to_string(n).ok())
+}
+
 fn parse_json(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Internal(format!("stored JSON is invalid: {e}")))
@@ -176,6 +181,15 @@ fn row_to_message(row: &AnyRow) -> Result<Message, StoreError> {
             generation_ms: row.try_get("generation_ms").map_err(map_err)?,
         },
         idempotency_key: row.try_get("idempotency_key").map_err(map_err)?,
+        context: match row
+            .try_get::<Option<String>, _>("context")
+            .map_err(map_err)?
+        {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                StoreError::Internal(format!("stored context note is invalid: {e}"))
+            })?),
+            None => None,
+        },
         created_at_ms: row.try_get("created_at_ms").map_err(map_err)?,
         updated_at_ms: row.try_get("updated_at_ms").map_err(map_err)?,
     })
@@ -185,9 +199,10 @@ async fn insert_message(tx: &mut Transaction<'static, Any>, m: &Message) -> Resu
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, parent_id, role, content, model, params, \
          status, error, finish_reason, prompt_tokens, cached_tokens, completion_tokens, \
-         queue_ms, prompt_ms, generation_ms, idempotency_key, created_at_ms, updated_at_ms) \
+         queue_ms, prompt_ms, generation_ms, idempotency_key, context, created_at_ms, \
+         updated_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19)",
+         $18, $19, $20)",
     )
     .bind(&m.id.0)
     .bind(&m.conversation_id.0)
@@ -206,6 +221,7 @@ async fn insert_message(tx: &mut Transaction<'static, Any>, m: &Message) -> Resu
     .bind(m.timings.prompt_ms)
     .bind(m.timings.generation_ms)
     .bind(m.idempotency_key.clone())
+    .bind(context_text(m.context.as_ref()))
     .bind(m.created_at_ms)
     .bind(m.updated_at_ms)
     .execute(&mut **tx)
@@ -606,8 +622,8 @@ impl ConversationRepo for SqlConversations {
         let done = sqlx::query(
             "UPDATE messages SET content = $1, status = $2, error = $3, finish_reason = $4, \
              prompt_tokens = $5, cached_tokens = $6, completion_tokens = $7, queue_ms = $8, \
-             prompt_ms = $9, generation_ms = $10, updated_at_ms = $11 \
-             WHERE id = $12 AND status = 'streaming'",
+             prompt_ms = $9, generation_ms = $10, context = $11, updated_at_ms = $12 \
+             WHERE id = $13 AND status = 'streaming'",
         )
         .bind(&f.content)
         .bind(f.status.as_str())
@@ -619,6 +635,7 @@ impl ConversationRepo for SqlConversations {
         .bind(f.timings.queue_ms)
         .bind(f.timings.prompt_ms)
         .bind(f.timings.generation_ms)
+        .bind(context_text(f.context.as_ref()))
         .bind(now_ms())
         .bind(&id.0)
         .execute(&self.pool)
@@ -638,5 +655,180 @@ impl ConversationRepo for SqlConversations {
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn put_summary(
+        &self,
+        conversation_id: &ConversationId,
+        through: &MessageId,
+        content: &str,
+        model: &str,
+    ) -> Result<(), StoreError> {
+        // The message must belong to the conversation: the subquery yields no
+        // row otherwise, and nothing is written.
+        let done = sqlx::query(
+            "INSERT INTO context_summaries (message_id, conversation_id, content, model, \
+             created_at_ms) \
+             SELECT id, conversation_id, $1, $2, $3 FROM messages \
+             WHERE id = $4 AND conversation_id = $5 \
+             ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, \
+             model = excluded.model, created_at_ms = excluded.created_at_ms",
+        )
+        .bind(content)
+        .bind(model)
+        .bind(now_ms())
+        .bind(&through.0)
+        .bind(&conversation_id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn insert_persona(&self, persona: &UserPersona) -> Result<(), StoreError> {
+        self.insert_persona_row(persona).await
+    }
+
+    async fn personas(&self, owner: &OwnerId) -> Result<Vec<UserPersona>, StoreError> {
+        self.persona_rows(owner).await
+    }
+
+    async fn persona(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError> {
+        self.persona_row(owner, id, version).await
+    }
+
+    async fn delete_persona(&self, owner: &OwnerId, id: &str) -> Result<(), StoreError> {
+        self.delete_persona_rows(owner, id).await
+    }
+
+    async fn summaries(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id, content FROM context_summaries WHERE conversation_id = $1 \
+             ORDER BY created_at_ms, message_id",
+        )
+        .bind(&conversation_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    MessageId(row.try_get("message_id").map_err(map_err)?),
+                    row.try_get("content").map_err(map_err)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+const PERSONA_COLUMNS: &str = "id, version, owner_id, name, description, template, created_at_ms";
+
+fn row_to_persona(row: &AnyRow) -> Result<UserPersona, StoreError> {
+    Ok(UserPersona {
+        id: row.try_get("id").map_err(map_err)?,
+        version: row.try_get("version").map_err(map_err)?,
+        owner: OwnerId(row.try_get("owner_id").map_err(map_err)?),
+        name: row.try_get("name").map_err(map_err)?,
+        description: row.try_get("description").map_err(map_err)?,
+        template: row.try_get("template").map_err(map_err)?,
+        created_at_ms: row.try_get("created_at_ms").map_err(map_err)?,
+    })
+}
+
+impl SqlConversations {
+    pub(crate) async fn insert_persona_row(&self, p: &UserPersona) -> Result<(), StoreError> {
+        // A version is added only to a persona of the same owner (or as the
+        // first version of a new id).
+        let mut tx = self.begin_write().await?;
+        let other_owner: Option<String> = sqlx::query_scalar(
+            "SELECT owner_id FROM personas WHERE id = $1 AND owner_id <> $2 LIMIT 1",
+        )
+        .bind(&p.id)
+        .bind(&p.owner.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if other_owner.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO personas ({PERSONA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&p.id)
+        .bind(p.version)
+        .bind(&p.owner.0)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.template)
+        .bind(p.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn persona_rows(
+        &self,
+        owner: &OwnerId,
+    ) -> Result<Vec<UserPersona>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas p WHERE owner_id = $1 \
+             AND version = (SELECT MAX(version) FROM personas q WHERE q.id = p.id) \
+             ORDER BY name, id"
+        ))
+        .bind(&owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(row_to_persona).collect()
+    }
+
+    pub(crate) async fn persona_row(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError> {
+        // Without a version: the newest (-1 never matches a stored version).
+        let sql = format!(
+            "SELECT {PERSONA_COLUMNS} FROM personas WHERE owner_id = $1 AND id = $2 \
+             AND ($3 < 0 OR version = $3) ORDER BY version DESC LIMIT 1"
+        );
+        let query = sqlx::query(&sql)
+            .bind(&owner.0)
+            .bind(id)
+            .bind(version.unwrap_or(-1));
+        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+            Some(row) => row_to_persona(&row),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    pub(crate) async fn delete_persona_rows(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM personas WHERE owner_id = $1 AND id = $2")
+            .bind(&owner.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

@@ -34,6 +34,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_usage.sql"),
         include_str!("../migrations/postgres/0004_usage.sql"),
     ),
+    (
+        6,
+        "conversation context and personas",
+        include_str!("../migrations/sqlite/0006_conversation_context_personas.sql"),
+        include_str!("../migrations/postgres/0006_conversation_context_personas.sql"),
+    ),
 ];
 
 /// Apply every pending migration for this engine.

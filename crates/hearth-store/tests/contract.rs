@@ -722,6 +722,7 @@ mod conv {
                 prompt_ms: 2,
                 generation_ms: 3,
             },
+            context: None,
         }
     }
 
@@ -762,6 +763,145 @@ contract!(
     conversation_text_is_stored_inert,
     conversation_hostile_check
 );
+contract!(
+    context_notes_and_summaries_are_kept,
+    context_summaries_check
+);
+contract!(personas_keep_every_version_per_owner, personas_check);
+
+async fn personas_check(store: Arc<dyn Store>) {
+    use hearth_core::conversations::UserPersona;
+    let repo = store.conversations();
+    let alice = conv::owner("alice");
+    let bob = conv::owner("bob");
+    let v1 = UserPersona {
+        id: "user:1".into(),
+        version: 1,
+        owner: alice.clone(),
+        name: "Zed's 'persona'".into(),
+        description: String::new(),
+        template: "Hi {{name|you}}; DROP TABLE personas; --".into(),
+        created_at_ms: 1000,
+    };
+    repo.insert_persona(&v1).await.unwrap();
+    let v2 = UserPersona {
+        version: 2,
+        template: "v2".into(),
+        created_at_ms: 2000,
+        ..v1.clone()
+    };
+    repo.insert_persona(&v2).await.unwrap();
+    assert!(matches!(
+        repo.insert_persona(&v2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another owner cannot add a version to it.
+    let stolen = UserPersona {
+        version: 3,
+        owner: bob.clone(),
+        ..v1.clone()
+    };
+    assert!(matches!(
+        repo.insert_persona(&stolen).await,
+        Err(StoreError::NotFound)
+    ));
+    let other = UserPersona {
+        id: "user:2".into(),
+        name: "Abe".into(),
+        ..v1.clone()
+    };
+    repo.insert_persona(&other).await.unwrap();
+    assert_eq!(
+        repo.personas(&alice).await.unwrap(),
+        vec![other.clone(), v2.clone()]
+    );
+    assert!(repo.personas(&bob).await.unwrap().is_empty());
+    assert_eq!(repo.persona(&alice, "user:1", None).await.unwrap(), v2);
+    assert_eq!(repo.persona(&alice, "user:1", Some(1)).await.unwrap(), v1);
+    assert!(matches!(
+        repo.persona(&alice, "user:1", Some(7)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.persona(&bob, "user:1", None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.delete_persona(&bob, "user:1").await,
+        Err(StoreError::NotFound)
+    ));
+    repo.delete_persona(&alice, "user:1").await.unwrap();
+    assert!(matches!(
+        repo.persona(&alice, "user:1", Some(1)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(repo.personas(&alice).await.unwrap(), vec![other]);
+}
+
+async fn context_summaries_check(store: Arc<dyn Store>) {
+    use hearth_core::conversations::{ContextAction, ContextNote, MessageId, MessageStatus, Role};
+    let repo = store.conversations();
+    let alice = conv::owner("alice");
+    let c = conv::conversation(&alice, "Long", 1000);
+    repo.insert(&c, &[]).await.unwrap();
+    let u = conv::message(&c, None, Role::User, "q");
+    let a = conv::message(&c, Some(&u), Role::Assistant, "a");
+    let u2 = conv::message(&c, Some(&a), Role::User, "q2");
+    let a2 = conv::streaming(&c, &u2);
+    repo.append(
+        &c.id,
+        &[u.clone(), a.clone(), u2.clone(), a2.clone()],
+        &a2.id,
+    )
+    .await
+    .unwrap();
+    assert!(repo.summaries(&c.id).await.unwrap().is_empty());
+    repo.put_summary(&c.id, &a.id, "first 'draft'", "m")
+        .await
+        .unwrap();
+    repo.put_summary(&c.id, &a.id, "it's summarized", "m")
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.summaries(&c.id).await.unwrap(),
+        vec![(a.id.clone(), "it's summarized".to_owned())]
+    );
+    // A message of another conversation (or none) takes no summary.
+    let other = conv::conversation(&alice, "Other", 1000);
+    repo.insert(&other, &[]).await.unwrap();
+    assert!(matches!(
+        repo.put_summary(&other.id, &a.id, "x", "m").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        repo.put_summary(&c.id, &MessageId::new(), "x", "m").await,
+        Err(StoreError::NotFound)
+    ));
+    // The note is written with the end of the answer and read back.
+    let note = ContextNote {
+        action: ContextAction::Summarized,
+        omitted_messages: 2,
+        first_kept_id: u2.id.clone(),
+        summary_through_id: Some(a.id.clone()),
+        summary_created: true,
+        fallback_reason: None,
+        prompt_tokens: 40,
+        context_tokens: 60,
+    };
+    let finish = hearth_core::conversations::MessageFinish {
+        context: Some(note.clone()),
+        ..conv::finish("answer", MessageStatus::Complete)
+    };
+    assert!(repo.finish_message(&a2.id, &finish).await.unwrap());
+    assert_eq!(
+        repo.message(&c.id, &a2.id).await.unwrap().context,
+        Some(note)
+    );
+    assert_eq!(repo.message(&c.id, &a.id).await.unwrap().context, None);
+    // Purging the conversation takes its summaries along.
+    repo.purge(&alice, &c.id).await.unwrap();
+    assert!(repo.summaries(&c.id).await.unwrap().is_empty());
+}
 
 async fn conversation_crud_check(store: Arc<dyn Store>) {
     use hearth_core::conversations::MessageId;

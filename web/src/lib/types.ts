@@ -52,6 +52,17 @@ export interface ConversationListView {
 
 export type MessageStatus = 'complete' | 'streaming' | 'cancelled' | 'error';
 
+export interface ContextView {
+  action: 'dropped' | 'summarized';
+  omitted_messages: number;
+  first_kept_id: string;
+  summary_through_id: string | null;
+  summary_created: boolean;
+  fallback_reason: string | null;
+  prompt_tokens: number;
+  context_tokens: number;
+}
+
 export interface MessageView {
   id: string;
   conversation_id: string;
@@ -65,6 +76,8 @@ export interface MessageView {
   finish_reason: string | null;
   usage: { prompt_tokens: number; cached_tokens: number; completion_tokens: number };
   timings: { queue_ms: number; prompt_ms: number; generation_ms: number };
+  /** Set when the branch did not fit the model's context. */
+  context?: ContextView | null;
   sibling_ids?: string[];
   created_at_ms: number;
   updated_at_ms: number;

@@ -13,6 +13,9 @@ pub enum ConversationError {
     /// No such message in this conversation.
     #[error("message '{0}' does not exist in this conversation")]
     MessageNotFound(String),
+    /// No such persona for this owner (another owner's is answered the same).
+    #[error("persona '{0}' does not exist")]
+    PersonaNotFound(String),
     /// An input is malformed or out of range.
     #[error("{message}")]
     Invalid {
@@ -24,6 +27,13 @@ pub enum ConversationError {
     /// The request conflicts with the state (busy message, reused key).
     #[error("{0}")]
     Conflict(String),
+    /// An admin tried to read a user's conversations while the configuration
+    /// does not allow it.
+    #[error(
+        "admins may not read users' conversations on this server; \
+         an operator can allow it with conversations.admin_can_read (every read is audited)"
+    )]
+    AdminReadDisabled,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
@@ -48,11 +58,12 @@ impl From<StoreError> for ConversationError {
 impl ErrorCode for ConversationError {
     fn code(&self) -> Code {
         match self {
-            ConversationError::ConversationNotFound(_) | ConversationError::MessageNotFound(_) => {
-                Code::NotFound
-            }
+            ConversationError::ConversationNotFound(_)
+            | ConversationError::MessageNotFound(_)
+            | ConversationError::PersonaNotFound(_) => Code::NotFound,
             ConversationError::Invalid { .. } => Code::Validation,
             ConversationError::Conflict(_) => Code::Conflict,
+            ConversationError::AdminReadDisabled => Code::CapabilityDisabled,
             ConversationError::Store(e) => e.code(),
         }
     }

@@ -226,6 +226,8 @@ pub fn from_document(
             usage: m.usage,
             timings: m.timings,
             idempotency_key: None,
+            // Notes name messages by their old ids; they describe past prompts.
+            context: None,
             created_at_ms: m.created_at_ms,
             updated_at_ms: m.updated_at_ms,
         });

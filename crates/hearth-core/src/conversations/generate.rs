@@ -15,11 +15,12 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+use super::context::{ContextInput, Planner};
 use super::error::ConversationError;
 use super::live::{LiveEntry, LiveEvent, LiveStream};
 use super::model::{
-    Conversation, ConversationId, DEFAULT_TITLE, Message, MessageFinish, MessageId, MessageStatus,
-    OwnerId, Role, Timings, Usage,
+    ContextNote, Conversation, ConversationId, DEFAULT_TITLE, Message, MessageFinish, MessageId,
+    MessageStatus, OwnerId, Role, Timings, Usage,
 };
 use super::params::ChatParams;
 use super::service::{ConversationService, check_model};
@@ -264,6 +265,7 @@ impl ConversationService {
                     finish_reason: Some("cancelled".to_owned()),
                     usage: message.usage,
                     timings: message.timings,
+                    context: message.context.clone(),
                 };
                 self.repo().finish_message(message_id, &finish).await?;
             }
@@ -396,22 +398,27 @@ impl ConversationService {
             }
             Err(e) => return Err(e.into()),
         }
-        let mut prompt: Vec<ChatMessage> = Vec::new();
-        if let Some(system) = &conversation.system_prompt {
-            prompt.push(ChatMessage::text("system", system.clone()));
-        }
-        prompt.extend(
-            history
-                .iter()
-                .chain(user.iter())
-                .filter(|m| is_prompt_worthy(m))
-                .map(|m| ChatMessage::text(m.role.as_str(), m.content.clone())),
-        );
         let is_first_exchange = history.is_empty() && user.is_some();
+        let path: Vec<Message> = history
+            .into_iter()
+            .chain(user.iter().cloned())
+            .filter(is_prompt_worthy)
+            .collect();
+        let window = self.context_window(&model).await;
+        let context = ContextInput {
+            conversation_id: conversation.id.clone(),
+            model: model.clone(),
+            principal: Principal(owner.0.clone()),
+            system: conversation.system_prompt.clone(),
+            path,
+            window,
+            reserved: self.settings.reserved_answer_tokens.min(window / 2),
+            policy: self.settings.context_policy,
+        };
         let request = GenerateRequest {
             model,
             prompt: Prompt::Chat {
-                messages: prompt,
+                messages: Vec::new(),
                 tools: Vec::new(),
             },
             params: SamplingParams {
@@ -428,7 +435,7 @@ impl ConversationService {
                 owner: owner.clone(),
                 conversation_id: conversation.id.clone(),
             });
-        self.spawn_generation(assistant.clone(), request, title_job);
+        self.spawn_generation(assistant.clone(), context, request, title_job);
         Ok(Turn {
             conversation_id: conversation.id.clone(),
             user,
@@ -441,6 +448,7 @@ impl ConversationService {
     fn spawn_generation(
         &self,
         assistant: Message,
+        context: ContextInput,
         request: GenerateRequest,
         title_job: Option<TitleJob>,
     ) {
@@ -461,18 +469,21 @@ impl ConversationService {
                     message_id: assistant.id.clone(),
                     flush_every,
                 };
-                let inner =
-                    tokio::spawn(crate::usage::UsageContext::scope(usage, run.drive(request)));
-                let (text, ending) = match inner.await {
+                let inner = tokio::spawn(crate::usage::UsageContext::scope(
+                    usage,
+                    run.drive(context, request),
+                ));
+                let (text, ending, note) = match inner.await {
                     Ok(result) => result,
                     Err(e) => {
                         // The cause goes to the log, not to the user's message.
                         tracing::error!(message = %assistant.id, error = %e, "generation task failed");
                         let reason = "internal error while generating; see the server log";
-                        (String::new(), Ending::Failed(reason.to_owned()))
+                        (String::new(), Ending::Failed(reason.to_owned()), None)
                     }
                 };
-                let finish = ending.into_finish(text);
+                let mut finish = ending.into_finish(text);
+                finish.context = note;
                 let is_complete = finish.status == MessageStatus::Complete;
                 if let Err(e) = store
                     .conversations()
@@ -488,6 +499,7 @@ impl ConversationService {
                     finish_reason: finish.finish_reason,
                     usage: finish.usage,
                     timings: finish.timings,
+                    context: finish.context,
                     updated_at_ms: now_ms(),
                     ..assistant
                 };
@@ -562,6 +574,7 @@ impl Ending {
                     prompt_ms: stats.prompt_duration.as_millis() as i64,
                     generation_ms: stats.generation_duration.as_millis() as i64,
                 },
+                context: None,
             },
             Ending::Cancelled => MessageFinish {
                 content,
@@ -570,6 +583,7 @@ impl Ending {
                 finish_reason: Some("cancelled".to_owned()),
                 usage: Usage::default(),
                 timings: Timings::default(),
+                context: None,
             },
             Ending::Failed(error) => MessageFinish {
                 content,
@@ -578,6 +592,7 @@ impl Ending {
                 finish_reason: None,
                 usage: Usage::default(),
                 timings: Timings::default(),
+                context: None,
             },
         }
     }
@@ -603,7 +618,38 @@ struct Generation {
 impl Generation {
     /// Consume the backend's stream into the live entry and, now and then, the
     /// database. Returns the text and how it ended.
-    async fn drive(self, request: GenerateRequest) -> (String, Ending) {
+    async fn drive(
+        self,
+        context: ContextInput,
+        mut request: GenerateRequest,
+    ) -> (String, Ending, Option<ContextNote>) {
+        let planner = Planner {
+            store: self.store.clone(),
+            chat: self.chat.clone(),
+        };
+        let plan = tokio::select! {
+            biased;
+            _ = self.entry.cancelled() => return (String::new(), Ending::Cancelled, None),
+            plan = planner.plan(&context) => match plan {
+                Ok(plan) => plan,
+                Err(e) => {
+                    // Counting failed (a backend without a tokenizer, an
+                    // unknown model): send the whole branch and let the
+                    // backend answer or refuse it.
+                    tracing::info!(message = %self.message_id, error = %e, "context not fitted; sending the whole branch");
+                    planner.unfitted(&context)
+                }
+            },
+        };
+        request.prompt = Prompt::Chat {
+            messages: plan.messages,
+            tools: Vec::new(),
+        };
+        let (text, ending) = self.stream(request).await;
+        (text, ending, plan.note)
+    }
+
+    async fn stream(&self, request: GenerateRequest) -> (String, Ending) {
         let mut text = String::new();
         let mut stream = tokio::select! {
             biased;

@@ -8,7 +8,9 @@
 //! - [`export`] and [`chatgpt`]: the `hearth.conversation` JSON format,
 //!   Markdown, and ChatGPT import.
 
+pub mod admin;
 pub mod chatgpt;
+pub mod context;
 pub mod error;
 pub mod export;
 pub mod generate;
@@ -19,17 +21,20 @@ pub mod personas;
 pub mod repo;
 pub mod service;
 pub mod tree;
+pub mod user_personas;
 
 pub use error::ConversationError;
 pub use generate::{GenerateOptions, SendInput, Turn};
 pub use live::{LiveEvent, LiveStream};
 pub use model::{
-    Conversation, ConversationId, ConversationPage, ConversationPatch, ListCursor, ListFilter,
-    Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role, Timings, Usage,
+    ContextAction, ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
+    ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role,
+    Timings, Usage,
 };
-pub use personas::PersonaRef;
+pub use personas::{AnyPersona, PersonaRef, UserPersona};
 pub use repo::ConversationRepo;
 pub use service::{
     ConversationDetail, ConversationService, ConversationSettings, NewConversation, TreeView,
 };
 pub use tree::Shape;
+pub use user_personas::PersonaInput;

@@ -201,10 +201,49 @@ pub struct Message {
     pub timings: Timings,
     /// Key of the request that created it (exactly-once sends).
     pub idempotency_key: Option<String>,
+    /// For an answer whose conversation outgrew the context: what its prompt
+    /// left out or summarized.
+    pub context: Option<ContextNote>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
     /// Last change, Unix milliseconds.
     pub updated_at_ms: i64,
+}
+
+/// What was done to older turns so that an answer's prompt fit the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextAction {
+    /// They were left out.
+    Dropped,
+    /// They were replaced by a summary.
+    Summarized,
+}
+
+/// How an answer's prompt was fitted into the model's context (stored with the
+/// assistant message as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextNote {
+    /// Dropped or summarized.
+    pub action: ContextAction,
+    /// Messages of the branch not given to the model verbatim.
+    pub omitted_messages: u32,
+    /// The first message given verbatim.
+    pub first_kept_id: MessageId,
+    /// For `Summarized`: the last message the summary covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_through_id: Option<MessageId>,
+    /// For `Summarized`: whether the summary was written for this answer
+    /// (`false`: an earlier turn's was reused).
+    #[serde(default)]
+    pub summary_created: bool,
+    /// Why the summary policy fell back to dropping, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
+    /// Prompt tokens as counted before generating.
+    pub prompt_tokens: u32,
+    /// The context window the prompt was fitted into (answer reserve included).
+    pub context_tokens: u32,
 }
 
 impl Message {
@@ -230,6 +269,7 @@ impl Message {
             usage: Usage::default(),
             timings: Timings::default(),
             idempotency_key: None,
+            context: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         }
@@ -318,4 +358,6 @@ pub struct MessageFinish {
     pub usage: Usage,
     /// Durations.
     pub timings: Timings,
+    /// How the prompt was fitted into the context, when it had to be.
+    pub context: Option<ContextNote>,
 }

@@ -34,6 +34,28 @@ pub struct Persona {
     pub template: &'static str,
 }
 
+/// A user's persona, one version of it (every version is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPersona {
+    /// `user:<uuid>`.
+    pub id: String,
+    /// 1 for the first version, one more for each update.
+    pub version: i64,
+    /// Owner; nobody else sees or uses it.
+    pub owner: super::model::OwnerId,
+    /// Name shown to people.
+    pub name: String,
+    /// One line on what it does.
+    pub description: String,
+    /// The system prompt, with `{{variables}}`.
+    pub template: String,
+    /// When this version was written, Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// Prefix of user persona ids.
+pub const USER_PREFIX: &str = "user:";
+
 /// The built-in personas.
 pub const BUILTINS: &[Persona] = &[
     Persona {
@@ -75,6 +97,39 @@ pub const BUILTINS: &[Persona] = &[
                    say so plainly when you are unsure.",
     },
 ];
+
+/// A persona of either kind, as listed and used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyPersona {
+    /// Shipped with Hearth.
+    Builtin(&'static Persona),
+    /// A user's own.
+    User(UserPersona),
+}
+
+impl AnyPersona {
+    /// Id and version, as recorded on a conversation.
+    pub fn reference(&self) -> PersonaRef {
+        match self {
+            AnyPersona::Builtin(p) => PersonaRef {
+                id: p.id.to_owned(),
+                version: p.version,
+            },
+            AnyPersona::User(p) => PersonaRef {
+                id: p.id.clone(),
+                version: p.version,
+            },
+        }
+    }
+
+    /// The template.
+    pub fn template(&self) -> &str {
+        match self {
+            AnyPersona::Builtin(p) => p.template,
+            AnyPersona::User(p) => &p.template,
+        }
+    }
+}
 
 /// The built-in persona with this id.
 pub fn builtin(id: &str) -> Option<&'static Persona> {

@@ -11,6 +11,7 @@ use super::model::{
     Conversation, ConversationId, ConversationPage, ConversationPatch, ListFilter, Message,
     MessageFinish, MessageId, OwnerId,
 };
+use super::personas::UserPersona;
 use crate::store::StoreError;
 
 /// Repository of conversations and their message trees.
@@ -120,4 +121,39 @@ pub trait ConversationRepo: Send + Sync {
     /// After a restart: every `streaming` message becomes `error` with this
     /// message. Returns how many.
     async fn fail_streaming(&self, error: &str) -> Result<u64, StoreError>;
+
+    /// Store the summary of the branch from the root to `through` (a message of
+    /// the conversation), replacing an earlier one.
+    async fn put_summary(
+        &self,
+        conversation_id: &ConversationId,
+        through: &MessageId,
+        content: &str,
+        model: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Store a version of a user persona. An existing (id, version) is
+    /// `Conflict` (a concurrent update won).
+    async fn insert_persona(&self, persona: &UserPersona) -> Result<(), StoreError>;
+
+    /// The newest version of each of `owner`'s personas, by name.
+    async fn personas(&self, owner: &OwnerId) -> Result<Vec<UserPersona>, StoreError>;
+
+    /// One version of `owner`'s persona (the newest when `None`); `NotFound`
+    /// for another owner's.
+    async fn persona(
+        &self,
+        owner: &OwnerId,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<UserPersona, StoreError>;
+
+    /// Delete every version of `owner`'s persona.
+    async fn delete_persona(&self, owner: &OwnerId, id: &str) -> Result<(), StoreError>;
+
+    /// Every stored summary of the conversation: (last message covered, text).
+    async fn summaries(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError>;
 }

@@ -17,11 +17,13 @@ use super::model::{
     Message, MessageId, MessageStatus, OwnerId,
 };
 use super::params::ChatParams;
-use super::personas::{self, PersonaRef};
+use super::personas;
 use super::repo::ConversationRepo;
 use super::tree::{Shape, newest_leaf_under};
 use crate::backend::ChatBackend;
+use crate::config::{Config, ContextPolicy};
 use crate::jobs::now_ms;
+use crate::models::ModelCatalog;
 use crate::store::{Store, StoreError};
 
 /// Tunables of the service.
@@ -38,6 +40,33 @@ pub struct ConversationSettings {
     /// Answer length when a conversation sets no `max_tokens` (a small model can
     /// otherwise ramble to the end of its context).
     pub default_max_tokens: u32,
+    /// What happens to old turns that no longer fit the context.
+    pub context_policy: ContextPolicy,
+    /// Context tokens kept free for the answer.
+    pub reserved_answer_tokens: u32,
+    /// Tokens of one sequence (the engine's `context_tokens`; 0 = the model's
+    /// trained context capped at 4096, as the engine does).
+    pub context_tokens: u32,
+    /// Admins may read other users' conversations (audited by the caller).
+    pub admin_can_read: bool,
+}
+
+impl ConversationSettings {
+    /// The settings of this configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let c = &config.conversations;
+        ConversationSettings {
+            keep_generating_on_disconnect: c.keep_generating_on_disconnect,
+            retention: Duration::from_secs(u64::from(c.retention_days) * 24 * 3600),
+            generate_titles: c.generate_titles,
+            default_max_tokens: c.default_max_tokens,
+            context_policy: c.context_policy,
+            reserved_answer_tokens: c.reserved_answer_tokens,
+            context_tokens: config.engine.context_tokens,
+            admin_can_read: c.admin_can_read,
+            ..ConversationSettings::default()
+        }
+    }
 }
 
 impl Default for ConversationSettings {
@@ -48,6 +77,10 @@ impl Default for ConversationSettings {
             retention: Duration::from_secs(30 * 24 * 3600),
             generate_titles: true,
             default_max_tokens: 1024,
+            context_policy: ContextPolicy::Drop,
+            reserved_answer_tokens: 512,
+            context_tokens: 0,
+            admin_can_read: false,
         }
     }
 }
@@ -95,6 +128,7 @@ pub struct ConversationService {
     pub(super) chat: Arc<dyn ChatBackend>,
     pub(super) live: Arc<LiveRegistry>,
     pub(super) settings: ConversationSettings,
+    catalog: Option<Arc<dyn ModelCatalog>>,
 }
 
 const MAX_TITLE: usize = 200;
@@ -113,12 +147,31 @@ impl ConversationService {
             chat,
             live: Arc::new(LiveRegistry::default()),
             settings,
+            catalog: None,
         }
     }
 
-    /// The personas a conversation can start from.
-    pub fn personas(&self) -> &'static [personas::Persona] {
-        personas::BUILTINS
+    /// The same service, reading models' trained context lengths from `catalog`.
+    pub fn with_catalog(mut self, catalog: Arc<dyn ModelCatalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Tokens of context a prompt and its answer share for `model`: the
+    /// engine's rule (`engine.context_tokens`, or the trained context clamped
+    /// to 256–4096), never more than the model was trained for.
+    pub(super) async fn context_window(&self, model: &str) -> u32 {
+        const ENGINE_CAP: u32 = 4096;
+        let trained = match &self.catalog {
+            Some(catalog) => catalog.get(model).await.ok().and_then(|m| m.context_length),
+            None => None,
+        };
+        match (self.settings.context_tokens, trained) {
+            (0, Some(t)) => t.clamp(256, ENGINE_CAP),
+            (0, None) => ENGINE_CAP,
+            (c, Some(t)) => c.min(t),
+            (c, None) => c,
+        }
     }
 
     /// The settings in force.
@@ -157,18 +210,17 @@ impl ConversationService {
                 ));
             }
             Some(id) => {
-                let persona = personas::builtin(id).ok_or_else(|| {
-                    ConversationError::invalid(
-                        "persona_id",
-                        format!("unknown persona '{id}'; see GET /ui/personas"),
-                    )
-                })?;
-                let prompt = personas::render(persona.template, &input.persona_variables)?;
-                let reference = PersonaRef {
-                    id: persona.id.to_owned(),
-                    version: persona.version,
+                let persona = match self.persona(owner, id, None).await {
+                    Err(ConversationError::PersonaNotFound(_)) => {
+                        return Err(ConversationError::invalid(
+                            "persona_id",
+                            format!("unknown persona '{id}'; see GET /ui/personas"),
+                        ));
+                    }
+                    other => other?,
                 };
-                (Some(prompt), Some(reference))
+                let prompt = personas::render(persona.template(), &input.persona_variables)?;
+                (Some(prompt), Some(persona.reference()))
             }
         };
         let now = now_ms();
@@ -427,6 +479,22 @@ pub(super) fn check_model(model: Option<String>) -> Result<Option<String>, Conve
         )),
         other => Ok(other),
     }
+}
+
+/// A template or prompt text: non-blank, bounded, without NUL.
+pub(super) fn check_system_prompt_text(
+    field: &'static str,
+    text: String,
+) -> Result<String, ConversationError> {
+    if text.trim().is_empty() || text.len() > MAX_SYSTEM_PROMPT || text.contains('\0') {
+        return Err(ConversationError::invalid(
+            field,
+            format!(
+                "{field} must be non-blank text of at most {MAX_SYSTEM_PROMPT} bytes, without NUL"
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 pub(super) fn check_system_prompt(

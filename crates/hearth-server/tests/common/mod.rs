@@ -41,6 +41,10 @@ pub struct Script {
     pub fail_start: bool,
     /// Fail title requests.
     pub fail_titles: bool,
+    /// Fail summary requests (context management).
+    pub fail_summaries: bool,
+    /// Fail token counting.
+    pub fail_count: bool,
 }
 
 /// The fake backend.
@@ -63,10 +67,27 @@ impl FakeChat {
             .lock()
             .unwrap()
             .iter()
-            .filter(|p| !is_title_request(p))
+            .filter(|p| !is_title_request(p) && !is_summary_request(p))
             .cloned()
             .collect()
     }
+
+    /// Prompts of summary requests, in call order.
+    pub fn summary_prompts(&self) -> Vec<Vec<ChatMessage>> {
+        self.prompts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| is_summary_request(p))
+            .cloned()
+            .collect()
+    }
+}
+
+fn is_summary_request(messages: &[ChatMessage]) -> bool {
+    messages
+        .last()
+        .is_some_and(|m| m.content.starts_with("Summarize the conversation"))
 }
 
 fn is_title_request(messages: &[ChatMessage]) -> bool {
@@ -108,7 +129,11 @@ impl ChatBackend for FakeChat {
             return Err(BackendError::InvalidRequest("chat only".into()));
         };
         let is_title = is_title_request(&messages);
-        if script.fail_start || (is_title && script.fail_titles) {
+        let is_summary = is_summary_request(&messages);
+        if script.fail_start
+            || (is_title && script.fail_titles)
+            || (is_summary && script.fail_summaries)
+        {
             return Err(BackendError::Unavailable("scripted failure".into()));
         }
         let cached = {
@@ -126,6 +151,8 @@ impl ChatBackend for FakeChat {
         };
         let reply = if is_title {
             "Fake Title".to_owned()
+        } else if is_summary {
+            "Fake summary.".to_owned()
         } else {
             let last = messages
                 .iter()
@@ -181,6 +208,11 @@ impl ChatBackend for FakeChat {
     }
 
     async fn count_tokens(&self, _model: &str, prompt: &Prompt) -> Result<u32, BackendError> {
+        if self.script.lock().unwrap().fail_count {
+            return Err(BackendError::Unavailable(
+                "scripted counting failure".into(),
+            ));
+        }
         match prompt {
             Prompt::Chat { messages, .. } => Ok(words(messages) as u32),
             Prompt::Text(t) => Ok(t.split_whitespace().count() as u32),

@@ -2,6 +2,7 @@
 //! (enforced by the auth policy from the route table).
 
 pub mod audit;
+pub mod conversations;
 pub mod invites;
 pub mod jobs;
 pub mod keys;
@@ -56,6 +57,12 @@ pub fn routes() -> Vec<Route> {
             req: None, res: Some("QuotaView"), get(usage::key_quota)),
         route!(PUT "/admin/keys/{id}/quota", Hearth, Scope("admin"), None, "setKeyQuota", "Set an API key's token limits (null = the [limits] default, 0 = unlimited); audited.",
             req: Some("QuotaFields"), res: Some("QuotaView"), put(usage::set_key_quota)),
+        route!(GET "/admin/users/{user_id}/conversations", Hearth, Scope("admin"), None, "adminListConversations",
+            "A user's conversations, newest activity first (`limit`, `cursor`; archived included). Only when `conversations.admin_can_read` is on; every read is audited.",
+            req: None, res: Some("ConversationListView"), get(conversations::list)),
+        route!(GET "/admin/users/{user_id}/conversations/{id}", Hearth, Scope("admin"), None, "adminGetConversation",
+            "One of a user's conversations with its active path (`view=path`) or whole tree (`view=tree`). Only when `conversations.admin_can_read` is on; every read is audited.",
+            req: None, res: Some("ConversationDetailView"), get(conversations::get)),
         route!(GET "/admin/audit", Hearth, Scope("admin"), None, "listAudit", "Audit log, newest first, paged with `before`.",
             req: None, res: Some("AuditListView"), get(audit::list)),
         route!(GET "/admin/audit/export", Hearth, Scope("admin"), None, "exportAudit", "The whole audit log as JSON lines.",

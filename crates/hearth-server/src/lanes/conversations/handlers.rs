@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use hearth_core::conversations::{
     ConversationId, ConversationPatch, GenerateOptions, ListCursor, ListFilter, MessageId,
-    NewConversation, SendInput, TreeView, Turn,
+    NewConversation, PersonaInput, SendInput, TreeView, Turn,
 };
 use serde::Deserialize;
 
@@ -87,15 +87,83 @@ pub async fn create(
 }
 
 /// `GET /ui/personas`
-pub async fn personas(State(state): State<AppState>) -> Json<PersonaListView> {
-    Json(PersonaListView {
-        personas: state
-            .conversations
-            .personas()
-            .iter()
-            .map(PersonaView::from)
-            .collect(),
-    })
+pub async fn personas(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PersonaListView>, ApiError> {
+    let all = state.conversations.personas(&owner(&caller)).await?;
+    Ok(Json(PersonaListView {
+        personas: all.into_iter().map(PersonaView::from).collect(),
+    }))
+}
+
+/// Query of `get_persona`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaQuery {
+    version: Option<i64>,
+}
+
+/// `GET /ui/personas/{id}?version=N`
+pub async fn get_persona(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+    QueryParams(query): QueryParams<PersonaQuery>,
+) -> Result<Json<PersonaView>, ApiError> {
+    let persona = state
+        .conversations
+        .persona(&owner(&caller), &id, query.version)
+        .await?;
+    Ok(Json(persona.into()))
+}
+
+/// `POST /ui/personas`
+pub async fn create_persona(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<PersonaRequest>,
+) -> Result<Json<PersonaView>, ApiError> {
+    let created = state
+        .conversations
+        .create_persona(&owner(&caller), persona_input(body))
+        .await?;
+    Ok(Json(created.into()))
+}
+
+/// `PUT /ui/personas/{id}`
+pub async fn update_persona(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<PersonaRequest>,
+) -> Result<Json<PersonaView>, ApiError> {
+    let updated = state
+        .conversations
+        .update_persona(&owner(&caller), &id, persona_input(body))
+        .await?;
+    Ok(Json(updated.into()))
+}
+
+/// `DELETE /ui/personas/{id}`
+pub async fn delete_persona(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .conversations
+        .delete_persona(&owner(&caller), &id)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+fn persona_input(body: PersonaRequest) -> PersonaInput {
+    PersonaInput {
+        name: body.name,
+        description: body.description,
+        template: body.template,
+    }
 }
 
 /// Query of `get`.

@@ -31,7 +31,7 @@ const WEB: Option<Capability> = Some(Capability::WebUi);
 
 /// Routes of conversations.
 pub fn routes() -> Vec<Route> {
-    use axum::routing::{delete, get, patch, post};
+    use axum::routing::{delete, get, patch, post, put};
     use handlers as h;
     vec![
         route!(GET "/ui/conversations", Hearth, Scope("chat"), WEB, "listConversations",
@@ -46,6 +46,18 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/ui/personas", Hearth, Scope("chat"), WEB, "listPersonas",
             "Personas (versioned system-prompt templates with variables) a conversation can start from.",
             req: None, res: Some("PersonaListView"), get(h::personas)),
+        route!(POST "/ui/personas", Hearth, Scope("chat"), WEB, "createPersona",
+            "Create a persona of your own (version 1).",
+            req: Some("PersonaRequest"), res: Some("PersonaView"), post(h::create_persona)),
+        route!(GET "/ui/personas/{id}", Hearth, Scope("chat"), WEB, "getPersona",
+            "A built-in or one of your personas; `version` picks an earlier version of yours.",
+            req: None, res: Some("PersonaView"), get(h::get_persona)),
+        route!(PUT "/ui/personas/{id}", Hearth, Scope("chat"), WEB, "updatePersona",
+            "Change your persona: a new version (conversations keep the version they started from).",
+            req: Some("PersonaRequest"), res: Some("PersonaView"), put(h::update_persona)),
+        route!(DELETE "/ui/personas/{id}", Hearth, Scope("chat"), WEB, "deletePersona",
+            "Delete your persona and all its versions (conversations keep their system prompt).",
+            req: None, res: None, delete(h::delete_persona)),
         route!(GET "/ui/conversations/{id}", Hearth, Scope("chat"), WEB, "getConversation",
             "A conversation with its active path (`view=path`, default) or whole tree (`view=tree`).",
             req: None, res: Some("ConversationDetailView"), get(h::get)),
@@ -91,11 +103,13 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<PersonaView>()
         .schema_from::<PersonaVariableView>()
         .schema_from::<PersonaListView>()
+        .schema_from::<PersonaRequest>()
         .schema_from::<ConversationListView>()
         .schema_from::<ConversationDetailView>()
         .schema_from::<MessageView>()
         .schema_from::<UsageView>()
         .schema_from::<TimingsView>()
+        .schema_from::<ContextView>()
         .schema_from::<TurnView>()
         .schema_from::<ImportView>()
         .schema_from::<DeletedView>()

@@ -1,9 +1,10 @@
 //! What clients see of conversations: `*View` projections of the domain types,
 //! and the request bodies, each with its OpenAPI schema.
 
-use hearth_core::conversations::personas::{self, Persona};
+use hearth_core::conversations::personas;
 use hearth_core::conversations::{
-    Conversation, ConversationDetail, Message, MessageStatus, Shape, Turn,
+    AnyPersona, ContextAction, ContextNote, Conversation, ConversationDetail, Message,
+    MessageStatus, Shape, Turn, UserPersona,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -75,13 +76,16 @@ pub struct PersonaVariableView {
     pub default: Option<String>,
 }
 
-/// A persona: a versioned system-prompt template.
+/// A persona: a versioned system-prompt template, built in or the caller's own.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonaView {
-    /// Id, given as `persona_id` when creating a conversation.
+    /// Id, given as `persona_id` when creating a conversation: `builtin:<name>`
+    /// or `user:<uuid>`.
     pub id: String,
-    /// Template version.
+    /// Template version (a user persona gets a new one on every update).
     pub version: i64,
+    /// Shipped with Hearth (read-only), else the caller's own.
+    pub builtin: bool,
     /// Name.
     pub name: String,
     /// What it does.
@@ -90,28 +94,78 @@ pub struct PersonaView {
     pub template: String,
     /// Its variables.
     pub variables: Vec<PersonaVariableView>,
+    /// When this version was written (user personas), Unix milliseconds.
+    pub created_at_ms: Option<i64>,
 }
 
-impl From<&Persona> for PersonaView {
-    fn from(p: &Persona) -> Self {
+impl PersonaView {
+    fn new(
+        (id, version, builtin): (String, i64, bool),
+        (name, description, template): (String, String, String),
+        created_at_ms: Option<i64>,
+    ) -> Self {
+        let variables = personas::variables(&template)
+            .into_iter()
+            .map(|(name, default)| PersonaVariableView { name, default })
+            .collect();
         PersonaView {
-            id: p.id.to_owned(),
-            version: p.version,
-            name: p.name.to_owned(),
-            description: p.description.to_owned(),
-            template: p.template.to_owned(),
-            variables: personas::variables(p.template)
-                .into_iter()
-                .map(|(name, default)| PersonaVariableView { name, default })
-                .collect(),
+            id,
+            version,
+            builtin,
+            name,
+            description,
+            template,
+            variables,
+            created_at_ms,
         }
     }
+}
+
+impl From<AnyPersona> for PersonaView {
+    fn from(p: AnyPersona) -> Self {
+        match p {
+            AnyPersona::Builtin(p) => PersonaView::new(
+                (p.id.to_owned(), p.version, true),
+                (
+                    p.name.to_owned(),
+                    p.description.to_owned(),
+                    p.template.to_owned(),
+                ),
+                None,
+            ),
+            AnyPersona::User(p) => p.into(),
+        }
+    }
+}
+
+impl From<UserPersona> for PersonaView {
+    fn from(p: UserPersona) -> Self {
+        PersonaView::new(
+            (p.id, p.version, false),
+            (p.name, p.description, p.template),
+            Some(p.created_at_ms),
+        )
+    }
+}
+
+/// Body of `POST /ui/personas` and `PUT /ui/personas/{id}` (a new version).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaRequest {
+    /// Name (1–100 characters).
+    pub name: String,
+    /// One line on what it does (up to 500 characters).
+    #[serde(default)]
+    pub description: String,
+    /// The system prompt; `{{name}}` or `{{name|default}}` mark variables
+    /// (letters, digits and `_`).
+    pub template: String,
 }
 
 /// The personas.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonaListView {
-    /// Built-ins first.
+    /// Built-ins first, then the caller's own by name.
     pub personas: Vec<PersonaView>,
 }
 
@@ -146,6 +200,46 @@ pub struct TimingsView {
     pub generation_ms: i64,
 }
 
+/// How an answer's prompt was fitted into the model's context.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextView {
+    /// `dropped` (older turns left out) or `summarized` (replaced by a summary).
+    pub action: String,
+    /// Messages of the branch not given to the model verbatim.
+    pub omitted_messages: u32,
+    /// The first message given verbatim.
+    pub first_kept_id: String,
+    /// For `summarized`: the last message the summary covers.
+    pub summary_through_id: Option<String>,
+    /// For `summarized`: the summary was written for this answer (else reused).
+    pub summary_created: bool,
+    /// Why the summarize policy fell back to dropping, when it did.
+    pub fallback_reason: Option<String>,
+    /// Prompt tokens as counted before generating.
+    pub prompt_tokens: u32,
+    /// Context window (prompt and answer) the prompt was fitted into.
+    pub context_tokens: u32,
+}
+
+impl From<ContextNote> for ContextView {
+    fn from(n: ContextNote) -> Self {
+        ContextView {
+            action: match n.action {
+                ContextAction::Dropped => "dropped",
+                ContextAction::Summarized => "summarized",
+            }
+            .to_owned(),
+            omitted_messages: n.omitted_messages,
+            first_kept_id: n.first_kept_id.0,
+            summary_through_id: n.summary_through_id.map(|id| id.0),
+            summary_created: n.summary_created,
+            fallback_reason: n.fallback_reason,
+            prompt_tokens: n.prompt_tokens,
+            context_tokens: n.context_tokens,
+        }
+    }
+}
+
 /// One message of a conversation's tree.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
@@ -174,6 +268,9 @@ pub struct MessageView {
     pub usage: UsageView,
     /// Durations.
     pub timings: TimingsView,
+    /// Set on an answer whose branch did not fit the model's context: what
+    /// its prompt left out or summarized.
+    pub context: Option<ContextView>,
     /// This message and its siblings (same parent), oldest first: the branches
     /// a client can switch between. Only in conversation details.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,6 +313,7 @@ impl From<Message> for MessageView {
                 prompt_ms: m.timings.prompt_ms,
                 generation_ms: m.timings.generation_ms,
             },
+            context: m.context.map(ContextView::from),
             sibling_ids: None,
             created_at_ms: m.created_at_ms,
             updated_at_ms: m.updated_at_ms,
