@@ -554,3 +554,33 @@ async fn usage_feeds_token_metrics_without_unknown_model_labels() {
     );
     assert!(!text.contains("secret-looking-name"), "{text}");
 }
+
+#[tokio::test]
+async fn an_admission_share_set_by_an_admin_reaches_the_engine_as_the_request_weight() {
+    let h = harness(Config::default()).await;
+    let dev = h.user("dev", Role::User).await;
+    let (key_id, key) = h.key(&dev, &["chat"]).await;
+    let admin = h.user("root", Role::Admin).await;
+    let (_, admin_key) = h.key(&admin, &["admin"]).await;
+
+    assert_eq!(chat(h.app(), &key).await.status, StatusCode::OK);
+    let path = format!("/admin/keys/{key_id}/quota");
+    let set = call(
+        h.app(),
+        Method::PUT,
+        &path,
+        &admin_key,
+        Some(json!({"share": 4})),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["effective"]["share"], 4);
+    assert_eq!(chat(h.app(), &key).await.status, StatusCode::OK);
+    let weights: Vec<u32> = h.fake.requests().iter().map(|r| r.weight).collect();
+    assert_eq!(weights, [1, 4], "default share, then the admin's");
+
+    for bad in [json!({"share": 0}), json!({"share": 65})] {
+        let reply = call(h.app(), Method::PUT, &path, &admin_key, Some(bad)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    }
+}

@@ -126,7 +126,7 @@ impl UsageRepo for SqlUsage {
 
     async fn quota(&self, subject: &Subject) -> Result<Option<QuotaOverride>, StoreError> {
         let row = sqlx::query(
-            "SELECT tokens_per_minute, tokens_per_day, tokens_per_month FROM quotas \
+            "SELECT tokens_per_minute, tokens_per_day, tokens_per_month, share FROM quotas \
              WHERE subject = $1",
         )
         .bind(subject.as_key())
@@ -139,6 +139,7 @@ impl UsageRepo for SqlUsage {
                 tokens_per_minute: field("tokens_per_minute")?,
                 tokens_per_day: field("tokens_per_day")?,
                 tokens_per_month: field("tokens_per_month")?,
+                share: field("share")?,
             })
         })
         .transpose()
@@ -160,15 +161,17 @@ impl UsageRepo for SqlUsage {
         }
         sqlx::query(
             "INSERT INTO quotas (subject, tokens_per_minute, tokens_per_day, tokens_per_month, \
-             updated_at_ms) VALUES ($1, $2, $3, $4, $5) \
+             share, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (subject) DO UPDATE SET tokens_per_minute = excluded.tokens_per_minute, \
              tokens_per_day = excluded.tokens_per_day, tokens_per_month = excluded.tokens_per_month, \
+             share = excluded.share, \
              updated_at_ms = excluded.updated_at_ms",
         )
         .bind(subject.as_key())
         .bind(quota.tokens_per_minute.map(to_i64))
         .bind(quota.tokens_per_day.map(to_i64))
         .bind(quota.tokens_per_month.map(to_i64))
+        .bind(quota.share.map(to_i64))
         .bind(at_ms)
         .execute(&self.pool)
         .await

@@ -1582,6 +1582,7 @@ async fn quota_check(store: Arc<dyn Store>) {
         tokens_per_minute: Some(0),
         tokens_per_day: Some(5_000_000_000),
         tokens_per_month: None,
+        share: Some(3),
     };
     repo.set_quota(&user, &quota, 1).await.unwrap();
     assert_eq!(repo.quota(&user).await.unwrap(), Some(quota));

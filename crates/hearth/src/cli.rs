@@ -237,6 +237,10 @@ pub struct QuotaArgs {
     /// Tokens per UTC calendar month.
     #[arg(long, value_name = "N|default")]
     pub tokens_per_month: Option<String>,
+    /// Admission weight while requests wait for a model (1-64; default 1):
+    /// a share of N gets up to N admissions per round-robin turn.
+    #[arg(long, value_name = "N|default")]
+    pub share: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

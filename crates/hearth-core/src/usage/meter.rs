@@ -179,8 +179,12 @@ impl Drop for Meter {
 
 #[async_trait]
 impl ChatBackend for MeteredChat {
-    async fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, BackendError> {
+    async fn generate(
+        &self,
+        mut request: GenerateRequest,
+    ) -> Result<GenerationStream, BackendError> {
         let mut meter = Meter::start(&self.recorder, &request.model);
+        request.weight = share(&meter.context).await.max(request.weight);
         meter.prompt = Some((self.inner.clone(), request.prompt.clone()));
         let stream = match self.inner.generate(request).await {
             Ok(stream) => stream,
@@ -242,3 +246,21 @@ impl EmbedBackend for MeteredEmbed {
         result
     }
 }
+
+/// The admission weight of the caller: the largest share among its key and
+/// user (1 when there is no quota service, e.g. auth off).
+async fn share(context: &UsageContext) -> u32 {
+    let Some(quotas) = &context.quotas else {
+        return 1;
+    };
+    let mut share = 1;
+    for subject in context.subjects() {
+        if let Ok(limits) = quotas.limits(&subject).await {
+            share = share.max(u32::try_from(limits.share).unwrap_or(u32::MAX));
+        }
+    }
+    share.clamp(1, MAX_SHARE)
+}
+
+/// The largest admission weight (a share above it is read as it).
+pub const MAX_SHARE: u32 = 64;

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
-pub use meter::{MeteredChat, MeteredEmbed};
+pub use meter::{MAX_SHARE, MeteredChat, MeteredEmbed};
 pub use quota::{QuotaDenied, QuotaLimits, QuotaSettings, Quotas, Subject};
 pub use recorder::{Observer, UsageRecorder};
 
@@ -141,6 +141,10 @@ pub struct QuotaOverride {
     pub tokens_per_day: Option<u64>,
     /// Tokens per UTC calendar month.
     pub tokens_per_month: Option<u64>,
+    /// Admission weight in the engine's wait queue (1–64; default 1): a
+    /// subject with share `w` gets up to `w` admissions per round-robin turn.
+    #[serde(default)]
+    pub share: Option<u64>,
 }
 
 /// Storage port for usage records and quota overrides.

@@ -66,6 +66,9 @@ pub struct QuotaLimits {
     pub tokens_per_day: u64,
     /// Tokens per UTC month.
     pub tokens_per_month: u64,
+    /// Admission weight in the engine's wait queue (0 is read as 1).
+    #[serde(default)]
+    pub share: u64,
 }
 
 impl QuotaLimits {
@@ -75,6 +78,7 @@ impl QuotaLimits {
             tokens_per_minute: over.tokens_per_minute.unwrap_or(self.tokens_per_minute),
             tokens_per_day: over.tokens_per_day.unwrap_or(self.tokens_per_day),
             tokens_per_month: over.tokens_per_month.unwrap_or(self.tokens_per_month),
+            share: over.share.unwrap_or(self.share),
         }
     }
 
@@ -103,11 +107,13 @@ impl QuotaSettings {
                 tokens_per_minute: limits.tokens_per_minute_per_key,
                 tokens_per_day: limits.tokens_per_day_per_key,
                 tokens_per_month: limits.tokens_per_month_per_key,
+                share: 1,
             },
             user: QuotaLimits {
                 tokens_per_minute: limits.tokens_per_minute_per_user,
                 tokens_per_day: limits.tokens_per_day_per_user,
                 tokens_per_month: limits.tokens_per_month_per_user,
+                share: 1,
             },
         }
     }

@@ -28,5 +28,6 @@ CREATE TABLE quotas (
     tokens_per_minute BIGINT,
     tokens_per_day    BIGINT,
     tokens_per_month  BIGINT,
+    share             BIGINT,
     updated_at_ms     BIGINT NOT NULL
 );

@@ -28,5 +28,6 @@ CREATE TABLE quotas (
     tokens_per_minute INTEGER,
     tokens_per_day    INTEGER,
     tokens_per_month  INTEGER,
+    share             INTEGER,
     updated_at_ms     INTEGER NOT NULL
 );

@@ -49,6 +49,14 @@ fn patch(
             changed = true;
         }
     }
+    if let Some(text) = &args.share {
+        let max = u64::from(hearth_core::usage::MAX_SHARE);
+        quota.share = parse("share", text)?;
+        if quota.share.is_some_and(|s| !(1..=max).contains(&s)) {
+            anyhow::bail!("--share takes a weight from 1 to {max}, or `default`");
+        }
+        changed = true;
+    }
     Ok(changed.then_some(quota))
 }
 
@@ -78,6 +86,12 @@ fn show(subject: &Subject, stored: Option<QuotaOverride>, limits: QuotaLimits) {
         stored.tokens_per_month,
         limits.tokens_per_month,
     );
+    let source = if stored.share.is_some() {
+        "set"
+    } else {
+        "default"
+    };
+    println!("{:<18} {:<12} ({source})", "share", limits.share.max(1));
 }
 
 /// Show, or change and show, one subject's limits. `user` names a user by

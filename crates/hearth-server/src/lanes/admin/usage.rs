@@ -155,6 +155,10 @@ pub struct QuotaFields {
     /// Tokens per UTC calendar month.
     #[serde(default)]
     pub tokens_per_month: Option<u64>,
+    /// Admission weight when requests wait for the model (1–64, default 1):
+    /// a share of `w` gets up to `w` admissions per round-robin turn.
+    #[serde(default)]
+    pub share: Option<u64>,
 }
 
 impl From<Option<QuotaOverride>> for QuotaFields {
@@ -164,6 +168,7 @@ impl From<Option<QuotaOverride>> for QuotaFields {
             tokens_per_minute: over.tokens_per_minute,
             tokens_per_day: over.tokens_per_day,
             tokens_per_month: over.tokens_per_month,
+            share: over.share,
         }
     }
 }
@@ -174,6 +179,7 @@ impl From<QuotaLimits> for QuotaFields {
             tokens_per_minute: Some(limits.tokens_per_minute),
             tokens_per_day: Some(limits.tokens_per_day),
             tokens_per_month: Some(limits.tokens_per_month),
+            share: Some(limits.share.max(1)),
         }
     }
 }
@@ -200,10 +206,18 @@ async fn set(
     body: QuotaFields,
     ctx: &hearth_core::auth::AuditContext,
 ) -> Result<Json<QuotaView>, ApiError> {
+    let max = u64::from(hearth_core::usage::MAX_SHARE);
+    if body.share.is_some_and(|s| !(1..=max).contains(&s)) {
+        return Err(ApiError::invalid(
+            "share",
+            format!("share must be between 1 and {max}"),
+        ));
+    }
     let quota = QuotaOverride {
         tokens_per_minute: body.tokens_per_minute,
         tokens_per_day: body.tokens_per_day,
         tokens_per_month: body.tokens_per_month,
+        share: body.share,
     };
     state
         .quotas
