@@ -38,6 +38,10 @@ before(async () => {
     if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(String(e)));
+  // Failed API answers are printed: they explain a timeout further down.
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().endsWith('/ui/auth/me')) console.log(`# ${r.request().method()} ${r.url()} -> ${r.status()}`);
+  });
   page.on('dialog', (d) => d.accept());
 });
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setCsrf } from './api';
 import { Chat, Conversations, Session, Theme } from './stores.svelte';
 import { Toasts } from './toasts.svelte';
-import { applyTurn, dateGroup, stats } from './thread';
+import { applyTurn, dateGroup, groupConversations, stats } from './thread';
 import type { MessageView, TurnView } from './types';
 
 function msg(id: string, role: 'user' | 'assistant', parent: string | null, extra: Partial<MessageView> = {}): MessageView {
@@ -314,5 +314,20 @@ describe('Chat', () => {
     await chat.stop();
     expect(calls[0].key).toBe('POST /ui/conversations/c1/messages/a1/cancel');
     expect(chat.messages[1]).toMatchObject({ content: 'Hel', status: 'cancelled' });
+  });
+});
+
+describe('sidebar groups', () => {
+  it('each heading once, Pinned first, days newest first, even when interleaved', () => {
+    const now = new Date(2026, 10, 22, 12).getTime();
+    const day = 86_400_000;
+    const c = (id: string, ago: number, pinned = false) => ({ id, pinned, updated_at_ms: now - ago });
+    const groups = groupConversations([c('a', 40 * day), c('b', 0), c('p', 50 * day, true), c('d', 41 * day), c('e', 1000)], true, now);
+    expect(groups.map((g) => [g.label, g.items.map((x) => x.id)])).toEqual([
+      ['Pinned', ['p']],
+      ['Today', ['b', 'e']],
+      ['Older', ['a', 'd']],
+    ]);
+    expect(groupConversations([c('p', 0, true)], false, now)[0].label).toBe('Today');
   });
 });

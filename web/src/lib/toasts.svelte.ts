@@ -16,7 +16,8 @@ export class Toasts {
   /** Show `text` for `ms`; returns its id. */
   show(text: string, action?: Toast['action'], ms = 5000): number {
     const id = this.next++;
-    this.items = [...this.items, { id, text, action }];
+    // At most three at once: the oldest gives way.
+    this.items = [...this.items, { id, text, action }].slice(-3);
     setTimeout(() => this.close(id), ms);
     return id;
   }
