@@ -177,7 +177,8 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
     assert.equal(await page.locator('article.msg.user').count(), 1, 'the edit starts a new branch');
     await edited.getByRole('button', { name: 'Previous version' }).click();
     await page.locator('article.msg.user').first().locator('.branches').getByText('1/2').waitFor();
-    assert.equal(await page.locator('article.msg.user').first().locator('.msg-body').innerText(), original);
+    // The old branch's text comes back (waited for: the list re-renders on switch).
+    await page.locator('article.msg.user').first().locator('.msg-body').filter({ hasText: original }).waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('article.msg.user').count(), 2, 'the old branch is back');
   });
 
@@ -338,7 +339,7 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     assert.ok((await userPage.locator('article.msg.assistant .msg-body').innerText()).trim().length > 0);
   });
 
-  await t.test('users: the new account is listed; role and disable change', async () => {
+  await t.test('users: the new account is listed; its role changes', async () => {
     await page.reload();
     const bob = page.locator(`tr[data-user="${PEER}"]`);
     await bob.waitFor();
@@ -347,10 +348,6 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     await page.getByText(`${PEER} is now readonly.`).waitFor();
     await bob.getByLabel(`Role of ${PEER}`).selectOption('user');
     await page.getByText(`${PEER} is now user.`).waitFor();
-    await bob.getByRole('button', { name: 'Disable' }).click();
-    await page.getByText(`${PEER} is disabled.`).waitFor();
-    await bob.getByRole('button', { name: 'Enable' }).click();
-    await page.getByText(`${PEER} is enabled.`).waitFor();
     await shot('admin-users', 1280, 800);
     await shot('admin-users', 375, 812);
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -375,6 +372,20 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     await page.getByLabel(`New password for ${PEER}`).fill('a brand new password');
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByText(`Password of ${PEER} set`).waitFor();
+    await userPage.getByLabel('Username').fill(PEER);
+    await userPage.getByLabel('Password').fill('a brand new password');
+    await userPage.getByRole('button', { name: 'Sign in' }).click();
+    await userPage.getByRole('textbox', { name: 'Message' }).waitFor();
+  });
+
+  await t.test('disabling a user signs them out; enabling lets them in again', async () => {
+    const bob = page.locator(`tr[data-user="${PEER}"]`);
+    await bob.getByRole('button', { name: 'Disable' }).click();
+    await page.getByText(`${PEER} is disabled.`).waitFor();
+    await userPage.reload();
+    await userPage.waitForURL('**/login');
+    await bob.getByRole('button', { name: 'Enable' }).click();
+    await page.getByText(`${PEER} is enabled.`).waitFor();
     await userPage.getByLabel('Username').fill(PEER);
     await userPage.getByLabel('Password').fill('a brand new password');
     await userPage.getByRole('button', { name: 'Sign in' }).click();

@@ -184,6 +184,7 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
         if (um[2]) { u.password = body.password; for (const [k, v] of sessions) if (v.user.id === u.user.id) sessions.delete(k); return send(res, 204); }
         if (body.role) u.user.role = body.role;
         if (typeof body.disabled === 'boolean') u.user.disabled = body.disabled;
+        if (u.user.disabled) for (const [k, v] of sessions) if (v.user.id === u.user.id) sessions.delete(k);
         record('user.update', s.user.id, u.user.id);
         return send(res, 200, u.user);
       }
