@@ -358,6 +358,7 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     await page.getByRole('heading', { name: 'Admin · Sessions' }).waitFor();
     const bobRow = page.locator('tr').filter({ hasText: PEER });
     await bobRow.first().waitFor();
+    await page.locator('tr').filter({ hasText: 'this session' }).waitFor();
     await shot('admin-sessions', 1280, 800);
     await bobRow.first().getByRole('button', { name: /^Revoke the session/ }).click();
     await bobRow.first().waitFor({ state: 'detached' });
@@ -501,16 +502,21 @@ test('performance: bundle, first render, a 1,000-message conversation', { timeou
   }
   perf.open1000Ms = Math.min(...opens);
   const fetched = await page.evaluate(async (id) => {
-    const t0 = performance.now();
-    const r = await fetch(`/ui/conversations/${id}`);
-    const body = await r.json();
-    return { ms: performance.now() - t0, messages: body.messages.length };
+    let best = Infinity;
+    let messages = 0;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const body = await (await fetch(`/ui/conversations/${id}`)).json();
+      best = Math.min(best, performance.now() - t0);
+      messages = body.messages.length;
+    }
+    return { ms: best, messages };
   }, id);
   assert.equal(fetched.messages, 1000);
   perf.fetch1000Ms = fetched.ms;
   console.log(`PERF ${process.env.HEARTH_URL ? 'real server' : 'mock server'}: initial JS ${perf.initialJsGzipKB.toFixed(1)} KB gzipped; ` +
     `first render ${perf.firstRenderMs.toFixed(0)} ms; open 1,000-message conversation ${perf.open1000Ms.toFixed(0)} ms ` +
-    `(of which GET ${perf.fetch1000Ms.toFixed(0)} ms); best of 3`);
+    `(its GET alone ${perf.fetch1000Ms.toFixed(0)} ms); best of 3`);
   await api('DELETE', `/ui/conversations/${id}?purge=true`);
 });
 
