@@ -460,7 +460,7 @@ test('per-chat settings and highlighted code', { timeout: 180_000 }, async () =>
   await page.getByRole('button', { name: 'Chat settings' }).click();
   await page.getByLabel('Max tokens').fill('');
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByRole('button', { name: 'Chat settings' }).waitFor();
+  await page.locator('.chat-settings').waitFor({ state: 'detached' }); // closes once saved
   assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.params.max_tokens, undefined);
 });
 
