@@ -300,6 +300,10 @@ test('sidebar: pin, archive, delete with undo', { timeout: 120_000 }, async (t) 
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), await list.locator('.conv-link').nth(1).innerText());
     await page.keyboard.press('Home');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Gamma notes');
+    await page.keyboard.press('Delete');
+    await row('Gamma notes').waitFor({ state: 'detached' });
+    await page.locator('.toast').filter({ hasText: 'Deleted “Gamma notes”' }).getByRole('button', { name: 'Undo' }).click();
+    await row('Gamma notes').waitFor();
   });
 });
 
