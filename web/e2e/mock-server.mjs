@@ -23,6 +23,14 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
   const live = new Map(); // message id -> {listeners:Set, events:[], cancelled}
   let setupDone = false;
   const now = () => Date.now();
+  const invites = new Map(); // token -> invite
+  const keys = new Map(); // secret -> key
+  const audit = [];
+  const record = (action, principal, target = null) => audit.unshift({ id: randomUUID(), at_ms: now(), action, outcome: 'success', principal, target, ip: '127.0.0.1', user_agent: null, request_id: null, detail: {} });
+  const PERSONAS = [{ id: 'builtin:concise-expert', version: 1, name: 'Concise expert', description: 'Short, exact answers.', template: 'You are an expert in {{topic|everything}}. Answer briefly.', variables: [{ name: 'topic', default: 'everything' }] }];
+  const sessionView = (secret, v, current) => ({ id: v.id, user_id: v.user.id, created_at_ms: v.at, last_seen_at_ms: v.at, expires_at_ms: v.at + 86_400_000, ip: '127.0.0.1', user_agent: v.ua, current });
+  const keyView = (k) => { const { secret, ...rest } = k; return rest; };
+  const userById = (id) => [...users.values()].find((u) => u.user.id === id);
 
   const send = (res, status, body, headers = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -37,7 +45,8 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
   const signIn = (res, status, user) => {
     const secret = randomUUID();
     const csrf = randomUUID();
-    sessions.set(secret, { user, csrf });
+    sessions.set(secret, { id: randomUUID(), user, csrf, at: now(), ua: res.req?.headers['user-agent'] ?? null });
+    record('login', user.id);
     send(res, status, { user, scopes: ['chat', 'embed', 'models:read'], csrf_token: csrf }, { 'set-cookie': `hearth_session=${secret}; Path=/; HttpOnly; SameSite=Strict` });
   };
   const session = (req) => {
@@ -115,11 +124,27 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
     }
     if (p === '/ui/auth/login' && m === 'POST') {
       const u = users.get(body.username);
-      if (!u || u.password !== body.password) return fail(res, 401, 'E_AUTH_INVALID', 'wrong username or password');
+      if (!u || u.password !== body.password || u.user.disabled) return fail(res, 401, 'E_AUTH_INVALID', 'wrong username or password');
       return signIn(res, 200, u.user);
+    }
+    const inv = /^\/ui\/invites\/([^/]+)$/.exec(p);
+    if (inv && m === 'POST') {
+      const i = invites.get(decodeURIComponent(inv[1]));
+      if (!i || i.used_at_ms) return fail(res, 404, 'E_NOT_FOUND', 'invite not found or already used');
+      if (users.has(body.username)) return fail(res, 409, 'E_CONFLICT', 'username taken');
+      const user = { id: randomUUID(), username: body.username, role: i.role, disabled: false, created_at_ms: now() };
+      users.set(body.username, { user, password: body.password });
+      Object.assign(i, { used_at_ms: now(), used_by: user.id });
+      return signIn(res, 201, user);
+    }
+    if (p === '/v1/models') {
+      const k = keys.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (!k || k.revoked_at_ms) return send(res, 401, { error: { message: 'invalid API key', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      return send(res, 200, { object: 'list', data: [{ id: 'smollm2:135m', object: 'model', created: 0, owned_by: 'hearth' }] });
     }
     const s = session(req);
     if (!s) return fail(res, 401, 'E_AUTH_REQUIRED', 'authentication required');
+    const secretOf = () => /(?:^|;\s*)hearth_session=([^;]+)/.exec(req.headers.cookie ?? '')[1];
     if (m !== 'GET' && req.headers['x-csrf-token'] !== s.csrf) return fail(res, 403, 'E_AUTH_FORBIDDEN', 'missing or wrong x-csrf-token header');
     if (p === '/ui/auth/me') return send(res, 200, { user: s.user, scopes: ['chat'], csrf_token: s.csrf });
     if (p === '/ui/auth/logout') {
@@ -127,23 +152,101 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
       return send(res, 204, undefined, { 'set-cookie': 'hearth_session=; Path=/; Max-Age=0' });
     }
     if (p === '/ui/models') return send(res, 200, { data: [{ id: 'smollm2:135m', architecture: 'llama', size_bytes: 98000000, quantization: 'Q4_1', context_length: 8192, chat: true, embedding: false }] });
-    if (p === '/ui/keys' && m === 'GET') return send(res, 200, { keys: [] });
+    if (p === '/ui/keys' && m === 'GET') return send(res, 200, { keys: [...keys.values()].filter((k) => k.user_id === s.user.id).map(keyView) });
+    if (p === '/ui/keys' && m === 'POST') {
+      const secret = 'hk_' + randomUUID().replace(/-/g, '');
+      const k = { id: randomUUID(), user_id: s.user.id, name: body.name, prefix: secret.slice(0, 12), scopes: ['chat', 'embed', 'models:read'], models: null, expires_at_ms: null, last_used_at_ms: null, created_at_ms: now(), revoked_at_ms: null, secret };
+      keys.set(secret, k);
+      record('key.create', s.user.id, k.id);
+      return send(res, 201, { key: keyView(k), secret });
+    }
+    const km = /^\/(ui|admin)\/keys\/([^/]+)$/.exec(p);
+    if (km && m === 'DELETE') {
+      const k = [...keys.values()].find((x) => x.id === km[2] && (km[1] === 'admin' || x.user_id === s.user.id));
+      if (!k) return fail(res, 404, 'E_NOT_FOUND', 'no such key');
+      k.revoked_at_ms = now();
+      return send(res, 204);
+    }
+    if (p === '/ui/sessions' && m === 'GET') return send(res, 200, { sessions: [...sessions].filter(([, v]) => v.user.id === s.user.id).map(([k, v]) => sessionView(k, v, v === s)) });
+    const sm = /^\/(ui|admin)\/sessions\/([^/]+)$/.exec(p);
+    if (sm && m === 'DELETE') {
+      for (const [k, v] of sessions) if (v.id === sm[2] && (sm[1] === 'admin' || v.user.id === s.user.id)) sessions.delete(k);
+      return send(res, 204);
+    }
+    if (p === '/ui/personas') return send(res, 200, { personas: PERSONAS });
+    if (p.startsWith('/admin/')) {
+      if (s.user.role !== 'admin') return fail(res, 403, 'E_AUTH_FORBIDDEN', 'the admin scope is needed');
+      if (p === '/admin/users') return send(res, 200, { users: [...users.values()].map((u) => u.user).sort((a, b) => a.username.localeCompare(b.username)) });
+      const um = /^\/admin\/users\/([^/]+)(\/password)?$/.exec(p);
+      if (um) {
+        const u = userById(um[1]);
+        if (!u) return fail(res, 404, 'E_NOT_FOUND', 'no such user');
+        if (um[2]) { u.password = body.password; for (const [k, v] of sessions) if (v.user.id === u.user.id) sessions.delete(k); return send(res, 204); }
+        if (body.role) u.user.role = body.role;
+        if (typeof body.disabled === 'boolean') u.user.disabled = body.disabled;
+        if (u.user.disabled) for (const [k, v] of sessions) if (v.user.id === u.user.id) sessions.delete(k);
+        record('user.update', s.user.id, u.user.id);
+        return send(res, 200, u.user);
+      }
+      if (p === '/admin/invites' && m === 'GET') return send(res, 200, { invites: [...invites.values()].map(({ token, ...i }) => i).reverse() });
+      if (p === '/admin/invites' && m === 'POST') {
+        const token = randomUUID();
+        const i = { id: randomUUID(), role: body.role ?? 'user', created_by: s.user.id, created_at_ms: now(), expires_at_ms: now() + 7 * 86_400_000, used_at_ms: null, used_by: null, token };
+        invites.set(token, i);
+        record('invite.create', s.user.id, i.id);
+        const { token: _, ...view } = i;
+        return send(res, 201, { invite: view, token, accept_path: `/ui/invites/${token}` });
+      }
+      const im = /^\/admin\/invites\/([^/]+)$/.exec(p);
+      if (im && m === 'DELETE') { for (const [k, v] of invites) if (v.id === im[1]) invites.delete(k); return send(res, 204); }
+      if (p === '/admin/keys') return send(res, 200, { keys: [...keys.values()].map(keyView).reverse() });
+      if (p === '/admin/sessions') return send(res, 200, { sessions: [...sessions].map(([k, v]) => sessionView(k, v, v === s)) });
+      if (p === '/admin/audit') {
+        const limit = Number(url.searchParams.get('limit') ?? 100);
+        const before = url.searchParams.get('before');
+        const from = before ? audit.findIndex((e) => e.id === before) + 1 : 0;
+        const events = audit.slice(from, from + limit);
+        return send(res, 200, { events, next_before: events.length === limit ? events.at(-1).id : null });
+      }
+      return fail(res, 404, 'E_NOT_FOUND', 'no such route');
+    }
     if (p === '/ui/conversations' && m === 'GET') {
       const q = (url.searchParams.get('q') ?? '').toLowerCase();
-      const list = [...convs.values()].filter((c) => !q || c.title.toLowerCase().includes(q) || [...msgs.values()].some((x) => x.conversation_id === c.id && x.content.toLowerCase().includes(q)));
-      return send(res, 200, { conversations: list.sort((a, b) => b.updated_at_ms - a.updated_at_ms), next_cursor: null });
+      const archived = url.searchParams.get('archived') ?? 'false';
+      const list = [...convs.values()].filter((c) => c.owner === s.user.id && (archived === 'any' || String(c.archived) === archived)).filter((c) => !q || c.title.toLowerCase().includes(q) || [...msgs.values()].some((x) => x.conversation_id === c.id && x.content.toLowerCase().includes(q)));
+      return send(res, 200, { conversations: list.sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updated_at_ms - a.updated_at_ms), next_cursor: null });
     }
     if (p === '/ui/conversations' && m === 'POST') {
-      const c = { id: randomUUID(), title: body.title ?? 'New conversation', model: body.model ?? null, system_prompt: null, params: {}, pinned: false, archived: false, current_leaf_id: null, created_at_ms: now(), updated_at_ms: now() };
+      const persona = PERSONAS.find((x) => x.id === body.persona_id);
+      const c = { id: randomUUID(), owner: s.user.id, title: body.title ?? 'New conversation', model: body.model ?? null, system_prompt: persona ? persona.template.replace(/\{\{\w+\|([^}]*)\}\}/g, '$1') : (body.system_prompt ?? null), params: body.params ?? {}, pinned: false, archived: false, current_leaf_id: null, created_at_ms: now(), updated_at_ms: now() };
       convs.set(c.id, c);
       return send(res, 201, c);
     }
+    if (p === '/ui/conversations/import' && m === 'POST') {
+      const created = [];
+      for (const doc of Array.isArray(body) ? body : [body]) {
+        const c = { id: randomUUID(), owner: s.user.id, title: doc.conversation.title, model: null, system_prompt: null, params: {}, pinned: false, archived: false, current_leaf_id: null, created_at_ms: now(), updated_at_ms: now() };
+        convs.set(c.id, c);
+        const ids = new Map();
+        for (const x of doc.messages) {
+          const mm = newMsg(c, x.role, x.parent_id ? ids.get(x.parent_id) : null, x.content);
+          ids.set(x.id, mm.id);
+        }
+        c.current_leaf_id = ids.get(doc.conversation.current_leaf_id) ?? null;
+        created.push(c);
+      }
+      return send(res, 200, { conversations: created });
+    }
     const cm = /^\/ui\/conversations\/([^/]+)(\/.*)?$/.exec(p);
     const c = cm && convs.get(cm[1]);
-    if (!c) return fail(res, 404, 'E_NOT_FOUND', 'no such conversation');
+    if (!c || c.owner !== s.user.id) return fail(res, 404, 'E_NOT_FOUND', 'no such conversation');
     const rest = cm[2] ?? '';
     if (rest === '' && m === 'GET') return send(res, 200, detail(c));
-    if (rest === '' && m === 'PATCH') { if (body.title) c.title = body.title; c.updated_at_ms = now(); return send(res, 200, c); }
+    if (rest === '' && m === 'PATCH') {
+      for (const f of ['title', 'pinned', 'archived', 'system_prompt', 'params', 'model']) if (f in body) c[f] = body[f];
+      if (body.title) c.updated_at_ms = now();
+      return send(res, 200, c);
+    }
     if (rest === '' && m === 'DELETE') { convs.delete(c.id); return send(res, 200, { id: c.id, purged: false }); }
     if (rest === '/switch') {
       let leaf = msgs.get(body.message_id);

@@ -67,8 +67,8 @@ export async function request(method: string, path: string, body?: unknown, init
 }
 
 /** JSON request; `undefined` for 204. */
-export async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await request(method, path, body);
+export async function json<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
+  const res = await request(method, path, body, init);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
@@ -76,7 +76,8 @@ export async function json<T>(method: string, path: string, body?: unknown): Pro
 export const get = <T>(path: string) => json<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => json<T>('POST', path, body ?? {});
 export const patch = <T>(path: string, body: unknown) => json<T>('PATCH', path, body);
-export const del = <T>(path: string) => json<T>('DELETE', path);
+// keepalive: a delete flushed while the page unloads (Undo pending) still goes out.
+export const del = <T>(path: string) => json<T>('DELETE', path, undefined, { keepalive: true });
 
 /** A request answered with Server-Sent Events. */
 export async function* stream(method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {

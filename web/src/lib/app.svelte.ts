@@ -1,12 +1,14 @@
 // The app's shared state instances.
 
 import { Chat, Conversations, Models, Session, Theme } from './stores.svelte';
+import { Toasts } from './toasts.svelte';
 
 export const session = new Session();
 export const theme = new Theme();
 export const conversations = new Conversations();
 export const models = new Models();
 export const chat = new Chat(conversations);
+export const toasts = new Toasts();
 
 /** The model picked in the composer (remembered across chats). */
 class Picked {

@@ -4,6 +4,8 @@
 
 import * as api from './api';
 import { ApiError } from './api';
+import { Deferred } from './deferred';
+import { createBody, emptySettings, updateBody, type ChatSettings } from './chatsettings';
 import { applyDelta, applyEnd, applyTurn } from './thread';
 import type {
   ConversationDetailView,
@@ -87,20 +89,33 @@ export class Theme {
   }
 }
 
-/** The sidebar's conversations, newest activity first, with a search query. */
+/** How long a deleted conversation waits for Undo before the request goes out. */
+export const UNDO_MS = 5000;
+
+/** The sidebar's conversations, newest activity first, with a search query;
+ *  either the active ones or the archive. */
 export class Conversations {
   items = $state<ConversationView[]>([]);
   query = $state('');
+  showArchived = $state(false);
   loading = $state(false);
   error = $state<string | null>(null);
+  /** Deletes waiting for their Undo time; their conversations are hidden. */
+  readonly deletes = new Deferred();
+  private hidden = $state<string[]>([]);
   private generation = 0;
+
+  /** The list as shown: without conversations whose delete is pending. */
+  get visible(): ConversationView[] {
+    return this.hidden.length ? this.items.filter((c) => !this.hidden.includes(c.id)) : this.items;
+  }
 
   async load(query = this.query): Promise<void> {
     this.query = query;
     const ticket = ++this.generation;
     this.loading = true;
     try {
-      const params = new URLSearchParams({ limit: '100' });
+      const params = new URLSearchParams({ limit: '100', archived: String(this.showArchived) });
       if (query.trim()) params.set('q', query.trim());
       const page = await api.get<ConversationListView>(`/ui/conversations?${params}`);
       // A slower, older search must not overwrite a newer one.
@@ -128,9 +143,47 @@ export class Conversations {
     this.upsert(await api.patch<ConversationView>(`/ui/conversations/${id}`, { pinned }));
   }
 
+  /** Show the archive (true) or the active conversations. */
+  async setShowArchived(show: boolean): Promise<void> {
+    this.showArchived = show;
+    await this.load();
+  }
+
+  /** Archive or unarchive; the conversation leaves the list being shown. */
+  async setArchived(id: string, archived: boolean): Promise<void> {
+    const c = await api.patch<ConversationView>(`/ui/conversations/${id}`, { archived });
+    if (c.archived === this.showArchived) this.upsert(c);
+    else this.items = this.items.filter((x) => x.id !== id);
+  }
+
   async remove(id: string): Promise<void> {
     await api.del(`/ui/conversations/${id}`);
     this.items = this.items.filter((x) => x.id !== id);
+  }
+
+  /** Hide a conversation now and delete it after `ms` unless `undo` is called
+   *  first. `onError` hears a failed delete (the conversation comes back). */
+  removeLater(id: string, ms = UNDO_MS, onError: (e: Error) => void = () => {}): { undo: () => void } {
+    this.hidden = [...this.hidden, id];
+    const unhide = () => (this.hidden = this.hidden.filter((x) => x !== id));
+    this.deletes.schedule(
+      id,
+      async () => {
+        try {
+          await this.remove(id);
+        } catch (e) {
+          onError(e as Error);
+        } finally {
+          unhide();
+        }
+      },
+      ms,
+    );
+    return {
+      undo: () => {
+        if (this.deletes.cancel(id)) unhide();
+      },
+    };
   }
 }
 
@@ -159,6 +212,8 @@ export class Chat {
   streamingId = $state<string | null>(null);
   error = $state<string | null>(null);
   loading = $state(false);
+  /** Settings for the next new conversation (persona, prompt, sampling). */
+  draft = $state<ChatSettings>(emptySettings());
   private abort: AbortController | null = null;
 
   constructor(private list: Conversations | null = null) {}
@@ -174,6 +229,7 @@ export class Chat {
     this.messages = [];
     this.streamingId = null;
     this.error = null;
+    this.draft = emptySettings();
   }
 
   private show(detail: ConversationDetailView): void {
@@ -204,7 +260,12 @@ export class Chat {
   /** Send a message, creating the conversation first when none is open. */
   async send(content: string, model: string | null, onCreated?: (id: string) => void): Promise<string> {
     if (!this.conversation) {
-      const created = await api.post<ConversationView>('/ui/conversations', model ? { model } : {});
+      const body = createBody(this.draft, model);
+      if ('error' in body) {
+        this.error = body.error as string;
+        throw new Error(this.error);
+      }
+      const created = await api.post<ConversationView>('/ui/conversations', body);
       this.conversation = created;
       this.messages = [];
       this.list?.upsert(created);
@@ -227,6 +288,19 @@ export class Chat {
     const id = this.conversation!.id;
     const body = { content, stream: true, ...(model ? { model } : {}) };
     await this.run(() => api.stream('POST', `/ui/conversations/${id}/messages/${userId}/edit`, body, this.abort!.signal));
+  }
+
+  /** Save the open conversation's settings (the draft's when none is open). */
+  async saveSettings(settings: ChatSettings): Promise<void> {
+    if (!this.conversation) {
+      this.draft = settings;
+      return;
+    }
+    const body = updateBody(settings, this.conversation);
+    if ('error' in body) throw new Error(body.error as string);
+    const updated = await api.patch<ConversationView>(`/ui/conversations/${this.conversation.id}`, body);
+    this.conversation = updated;
+    this.list?.upsert(updated);
   }
 
   /** Show the branch through a sibling message. */

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setCsrf } from './api';
 import { Chat, Conversations, Session, Theme } from './stores.svelte';
-import { applyTurn, dateGroup, stats } from './thread';
+import { Toasts } from './toasts.svelte';
+import { applyTurn, dateGroup, groupConversations, stats } from './thread';
 import type { MessageView, TurnView } from './types';
 
 function msg(id: string, role: 'user' | 'assistant', parent: string | null, extra: Partial<MessageView> = {}): MessageView {
@@ -141,12 +142,108 @@ describe('Conversations', () => {
     });
     const list = new Conversations();
     await list.load('hello world');
-    expect(calls[0].key).toBe('GET /ui/conversations?limit=100&q=hello+world');
+    expect(calls[0].key).toBe('GET /ui/conversations?limit=100&archived=false&q=hello+world');
     expect(list.items).toHaveLength(1);
     await list.rename('c1', 'Renamed');
     expect(list.items[0].title).toBe('Renamed');
     await list.remove('c1');
     expect(list.items).toHaveLength(0);
+  });
+
+  it('archives out of the active list and lists the archive', async () => {
+    const calls = mockFetch({
+      'GET /ui/conversations?limit=100&archived=true': () => ok({ conversations: [{ ...conv, archived: true }], next_cursor: null }),
+      'GET /ui/conversations?': () => ok({ conversations: [conv], next_cursor: null }),
+      'PATCH /ui/conversations/c1': (init) => ok({ ...conv, ...JSON.parse(init.body as string) }),
+    });
+    const list = new Conversations();
+    await list.load('');
+    await list.setArchived('c1', true);
+    expect(JSON.parse(calls[1].init.body as string)).toEqual({ archived: true });
+    expect(list.items).toHaveLength(0);
+    await list.setShowArchived(true);
+    expect(calls[2].key).toBe('GET /ui/conversations?limit=100&archived=true');
+    expect(list.items[0].archived).toBe(true);
+    await list.setArchived('c1', false);
+    expect(list.items).toHaveLength(0);
+  });
+
+  it('pinned conversations sort first', async () => {
+    mockFetch({ 'PATCH /ui/conversations/c2': () => ok({ ...conv, id: 'c2', pinned: true, updated_at_ms: 0 }) });
+    const list = new Conversations();
+    list.items = [{ ...conv, updated_at_ms: 5 }, { ...conv, id: 'c2', updated_at_ms: 0 }];
+    await list.setPinned('c2', true);
+    expect(list.items.map((c) => c.id)).toEqual(['c2', 'c1']);
+  });
+
+  describe('delete with undo', () => {
+    beforeEach(() => vi.useFakeTimers());
+    afterEach(() => vi.useRealTimers());
+
+    it('hides at once and sends the delete only after the undo time', async () => {
+      const calls = mockFetch({ 'DELETE /ui/conversations/c1': () => ok({ id: 'c1', purged: false }) });
+      const list = new Conversations();
+      list.items = [conv];
+      list.removeLater('c1', 5000);
+      expect(list.visible).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(4999);
+      expect(calls).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls.map((c) => c.key)).toEqual(['DELETE /ui/conversations/c1']);
+      expect(list.items).toHaveLength(0);
+    });
+
+    it('undo brings it back and sends nothing', async () => {
+      const calls = mockFetch({});
+      const list = new Conversations();
+      list.items = [conv];
+      const pending = list.removeLater('c1', 5000);
+      pending.undo();
+      expect(list.visible).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(calls).toHaveLength(0);
+    });
+
+    it('a failed delete shows the conversation again and reports', async () => {
+      mockFetch({ 'DELETE /ui/conversations/c1': () => ok({ error: { code: 'E_INTERNAL', message: 'disk full' } }, 500) });
+      const list = new Conversations();
+      list.items = [conv];
+      const errors: string[] = [];
+      list.removeLater('c1', 100, (e) => errors.push(e.message));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(errors).toEqual(['disk full']);
+      expect(list.visible).toHaveLength(1);
+    });
+
+    it('flush sends pending deletes at once (page unload), with keepalive', async () => {
+      const calls = mockFetch({ 'DELETE /ui/conversations/c1': () => ok({ id: 'c1', purged: false }) });
+      const list = new Conversations();
+      list.items = [conv];
+      list.removeLater('c1', 5000);
+      list.deletes.flush();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].init.keepalive).toBe(true);
+      expect(list.deletes.has('c1')).toBe(false);
+    });
+  });
+});
+
+describe('Toasts', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('close after their time; the action runs once and closes', () => {
+    const toasts = new Toasts();
+    let undone = 0;
+    const id = toasts.show('Deleted', { label: 'Undo', run: () => undone++ }, 1000);
+    toasts.show('Other', undefined, 3000);
+    toasts.act(id);
+    toasts.act(id);
+    expect(undone).toBe(1);
+    expect(toasts.items.map((t) => t.text)).toEqual(['Other']);
+    vi.advanceTimersByTime(3000);
+    expect(toasts.items).toHaveLength(0);
   });
 });
 
@@ -177,6 +274,25 @@ describe('Chat', () => {
     expect(list.items[0].title).toBe('Greeting');
   });
 
+  it('a new chat is created with the draft settings; saving settings patches', async () => {
+    const calls = mockFetch({
+      'POST /ui/conversations/c1/messages': () => sse([]),
+      'POST /ui/conversations': () => ok(conv, 201),
+      'GET /ui/conversations/c1': () => ok({ conversation: conv, view: 'path', messages: [] }),
+      'PATCH /ui/conversations/c1': (init) => ok({ ...conv, ...JSON.parse(init.body as string) }),
+    });
+    const chat = new Chat(new Conversations());
+    await chat.saveSettings({ personaId: 'builtin:socratic', systemPrompt: 'x', temperature: '0.3', maxTokens: '' });
+    expect(calls).toHaveLength(0);
+    await chat.send('Hi', 'm');
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({ model: 'm', persona_id: 'builtin:socratic', params: { temperature: 0.3 } });
+    await chat.saveSettings({ personaId: null, systemPrompt: 'Be brief.', temperature: '', maxTokens: '128' });
+    const patch = calls.find((c) => c.key.startsWith('PATCH'))!;
+    expect(JSON.parse(patch.init.body as string)).toEqual({ system_prompt: 'Be brief.', params: { max_tokens: 128 } });
+    expect(chat.conversation?.system_prompt).toBe('Be brief.');
+    await expect(chat.saveSettings({ personaId: null, systemPrompt: '', temperature: '9', maxTokens: '' })).rejects.toThrow(/Temperature/);
+  });
+
   it('marks a failed answer with its error', () => {
     const chat = new Chat();
     chat.apply({ event: 'turn', data: JSON.stringify({ conversation_id: 'c1', user_message: msg('u1', 'user', null), assistant_message: msg('a1', 'assistant', 'u1', { status: 'streaming' }), replayed: false }) });
@@ -198,5 +314,20 @@ describe('Chat', () => {
     await chat.stop();
     expect(calls[0].key).toBe('POST /ui/conversations/c1/messages/a1/cancel');
     expect(chat.messages[1]).toMatchObject({ content: 'Hel', status: 'cancelled' });
+  });
+});
+
+describe('sidebar groups', () => {
+  it('each heading once, Pinned first, days newest first, even when interleaved', () => {
+    const now = new Date(2026, 10, 22, 12).getTime();
+    const day = 86_400_000;
+    const c = (id: string, ago: number, pinned = false) => ({ id, pinned, updated_at_ms: now - ago });
+    const groups = groupConversations([c('a', 40 * day), c('b', 0), c('p', 50 * day, true), c('d', 41 * day), c('e', 1000)], true, now);
+    expect(groups.map((g) => [g.label, g.items.map((x) => x.id)])).toEqual([
+      ['Pinned', ['p']],
+      ['Today', ['b', 'e']],
+      ['Older', ['a', 'd']],
+    ]);
+    expect(groupConversations([c('p', 0, true)], false, now)[0].label).toBe('Today');
   });
 });

@@ -56,3 +56,18 @@ export function dateGroup(ms: number, now = Date.now()): string {
   if (ms >= t - 30 * day) return 'Previous 30 days';
   return 'Older';
 }
+
+/** Conversations under their sidebar headings: Pinned first (when `pinnedFirst`),
+ *  then by day of last activity, newest group first; each heading once even
+ *  when the server's order interleaves them. */
+export function groupConversations<T extends { pinned: boolean; updated_at_ms: number }>(items: T[], pinnedFirst: boolean, now = Date.now()): { label: string; items: T[] }[] {
+  const order = ['Pinned', 'Today', 'Yesterday', 'Previous 7 days', 'Previous 30 days', 'Older'];
+  const groups = new Map<string, T[]>();
+  for (const c of items) {
+    const label = c.pinned && pinnedFirst ? 'Pinned' : dateGroup(c.updated_at_ms, now);
+    const list = groups.get(label);
+    if (list) list.push(c);
+    else groups.set(label, [c]);
+  }
+  return [...groups].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0])).map(([label, items]) => ({ label, items }));
+}

@@ -40,6 +40,7 @@ export interface ConversationView {
   params: Record<string, unknown>;
   pinned: boolean;
   archived: boolean;
+  persona?: { id: string; version: number } | null;
   current_leaf_id: string | null;
   created_at_ms: number;
   updated_at_ms: number;
@@ -108,4 +109,58 @@ export interface ModelEntry {
 export interface ErrorEnvelope {
   error: { code: string; message: string; detail?: unknown };
   request_id?: string;
+}
+
+export interface PersonaView {
+  id: string;
+  version: number;
+  name: string;
+  description: string;
+  template: string;
+  variables: { name: string; default: string | null }[];
+}
+
+export interface SessionView {
+  id: string;
+  user_id: string;
+  created_at_ms: number;
+  last_seen_at_ms: number;
+  expires_at_ms: number;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
+}
+
+export interface InviteView {
+  id: string;
+  role: string;
+  created_by: string;
+  created_at_ms: number;
+  expires_at_ms: number;
+  used_at_ms: number | null;
+  used_by: string | null;
+}
+
+export interface CreatedInviteView {
+  invite: InviteView;
+  token: string;
+  accept_path: string;
+}
+
+export interface AuditEventView {
+  id: string;
+  at_ms: number;
+  action: string;
+  outcome: string;
+  principal: string;
+  target: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditListView {
+  events: AuditEventView[];
+  next_before: string | null;
 }
