@@ -100,7 +100,13 @@ WEATHER_TOOL = {
 
 PERSON_SCHEMA = {
     "type": "object",
-    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    # Bounded, so that the constrained answer always fits the token budget
+    # (the grammar enforces the bounds; an unbounded string from a 135M model
+    # can run past max_tokens and end cut off).
+    "properties": {
+        "name": {"type": "string", "maxLength": 32},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    },
     "required": ["name", "age"],
     "additionalProperties": False,
 }

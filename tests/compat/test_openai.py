@@ -79,7 +79,7 @@ def test_json_schema_output_validates(openai_client, chat_model):
     r = openai_client.chat.completions.create(
         model=chat_model,
         messages=[{"role": "user", "content": "Invent a person."}],
-        max_tokens=64,
+        max_tokens=128,
         response_format={
             "type": "json_schema",
             "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
@@ -88,6 +88,7 @@ def test_json_schema_output_validates(openai_client, chat_model):
     person = json.loads(r.choices[0].message.content)
     assert set(person) == {"name", "age"}
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    assert len(person["name"]) <= 32 and 0 <= person["age"] <= 150
 
 
 def test_json_object_output(openai_client, chat_model):
