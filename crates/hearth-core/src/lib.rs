@@ -11,5 +11,6 @@ pub mod embed;
 pub mod jobs;
 pub mod limits;
 pub mod models;
+pub mod registry;
 pub mod store;
 pub mod validate;

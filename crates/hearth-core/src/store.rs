@@ -8,6 +8,7 @@ use hearth_types::{Code, ErrorCode};
 use crate::auth::AccountRepo;
 use crate::conversations::ConversationRepo;
 use crate::jobs::JobRepo;
+use crate::registry::RegistryRepo;
 
 /// Errors of any storage adapter.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,8 @@ pub trait Store: Send + Sync {
     fn accounts(&self) -> &dyn AccountRepo;
     /// Conversations and their message trees.
     fn conversations(&self) -> &dyn ConversationRepo;
+    /// Model manifests of the registry.
+    fn registry(&self) -> &dyn RegistryRepo;
     /// Close connections, flushing what the engine buffers.
     async fn close(&self);
 }

@@ -28,6 +28,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_conversations.sql"),
         include_str!("../migrations/postgres/0003_conversations.sql"),
     ),
+    // 0004 is taken by another branch; versions need not be contiguous.
+    (
+        5,
+        "registry",
+        include_str!("../migrations/sqlite/0005_registry.sql"),
+        include_str!("../migrations/postgres/0005_registry.sql"),
+    ),
 ];
 
 /// Apply every pending migration for this engine.

@@ -10,6 +10,7 @@ use hearth_core::auth::AccountRepo;
 use hearth_core::config::SqliteSync;
 use hearth_core::conversations::ConversationRepo;
 use hearth_core::jobs::JobRepo;
+use hearth_core::registry::RegistryRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, Executor};
 use crate::accounts::SqlAccounts;
 use crate::conversations::SqlConversations;
 use crate::jobs::SqlJobs;
+use crate::registry::SqlRegistry;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
         jobs: SqlJobs::new(pool.clone(), kind),
         accounts: SqlAccounts::new(pool.clone()),
         conversations: SqlConversations::new(pool.clone(), kind),
+        registry: SqlRegistry::new(pool.clone()),
         pool,
         kind,
     }))
@@ -131,6 +134,7 @@ struct SqlStore {
     jobs: SqlJobs,
     accounts: SqlAccounts,
     conversations: SqlConversations,
+    registry: SqlRegistry,
 }
 
 #[async_trait]
@@ -157,6 +161,10 @@ impl Store for SqlStore {
 
     fn conversations(&self) -> &dyn ConversationRepo {
         &self.conversations
+    }
+
+    fn registry(&self) -> &dyn RegistryRepo {
+        &self.registry
     }
 
     async fn close(&self) {
