@@ -68,6 +68,24 @@ impl ModelFiles {
         self.register(&default_name(path), path)
     }
 
+    /// Serve `path` under `name` with metadata already read (the registry's).
+    pub fn insert(&self, name: &str, path: &Path, info: ModelInfo) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.insert(
+            canonical(name).to_owned(),
+            ModelFile {
+                path: path.to_owned(),
+                info,
+            },
+        );
+    }
+
+    /// Stop serving `name`; returns whether it was there.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(canonical(name)).is_some()
+    }
+
     /// Register every `*.gguf` in `dir` (not recursive). Files whose header is
     /// invalid are skipped and returned with their error, so one bad file never
     /// stops the others.
@@ -251,7 +269,7 @@ pub fn default_name(path: &Path) -> String {
 }
 
 /// What the header alone says, before any weights are loaded.
-fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
+pub(crate) fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
     let metadata = std::fs::metadata(path).ok();
     let template = header.string("tokenizer.chat_template").map(str::to_owned);
     let architecture = header.architecture().unwrap_or("unknown").to_owned();

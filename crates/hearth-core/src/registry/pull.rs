@@ -396,8 +396,9 @@ impl PullProgress {
     }
 }
 
-/// A transfer's file name: from the URL, so the same URL continues the same file.
-fn transfer_key(url: &str) -> String {
+/// A transfer's partial-file key: from the URL, so the same URL continues the
+/// same file.
+pub fn transfer_key(url: &str) -> String {
     let digest = hash_bytes(url.as_bytes());
     let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
     format!("pull-{}", &hex[..32])
@@ -457,8 +458,10 @@ impl Registry {
         if expected.is_none() {
             expected = probe.sha256.as_deref().and_then(|d| parse_digest(d).ok());
         }
+        // A HEAD answer of 0 bytes says nothing (some servers send it).
+        let length = probe.length.filter(|n| *n > 0);
         let already = expected.as_deref().is_some_and(|d| self.blobs.exists(d));
-        if let (Some(total), false) = (probe.length, already) {
+        if let (Some(total), false) = (length, already) {
             let have = std::fs::metadata(self.blobs.partial_path(&transfer_key(&url)))
                 .map_or(0, |m| m.len());
             self.check_quota(total.saturating_sub(have))?;
@@ -468,7 +471,7 @@ impl Registry {
             name: name.full(),
             url,
             digest: expected,
-            total: probe.length,
+            total: length,
             hf_repo: hf.as_ref().map(|h| h.repo.clone()),
             hf_revision: hf.map(|h| probe.revision.clone().unwrap_or(h.revision)),
         };

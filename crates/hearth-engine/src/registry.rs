@@ -1,0 +1,37 @@
+//! The engine's side of the model registry (`hearth_core::registry`):
+//! [`GgufInspector`] reads a file's GGUF header for the registry's metadata, and
+//! [`ModelFiles`] takes the registry's manifests as servable names.
+
+use std::path::Path;
+
+use hearth_core::models::ModelInfo;
+use hearth_core::registry::{Inspected, ModelInspector, ServedModels};
+
+use crate::local::{ModelFiles, default_name, describe};
+use crate::model::gguf;
+
+/// Reads GGUF headers (no weights are loaded).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GgufInspector;
+
+impl ModelInspector for GgufInspector {
+    fn inspect(&self, path: &Path) -> Result<Inspected, String> {
+        let header = gguf::read_header(path).map_err(|e| e.to_string())?;
+        Ok(Inspected {
+            info: describe(&default_name(path), path, &header),
+            license: header.string("general.license").map(str::to_owned),
+        })
+    }
+}
+
+impl ServedModels for ModelFiles {
+    fn publish(&self, name: &str, path: &Path, info: &ModelInfo) {
+        let mut info = info.clone();
+        info.name = name.to_owned();
+        self.insert(name, path, info);
+    }
+
+    fn withdraw(&self, name: &str) {
+        self.remove(name);
+    }
+}
