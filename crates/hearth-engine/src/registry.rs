@@ -1,13 +1,16 @@
 //! The engine's side of the model registry (`hearth_core::registry`):
 //! [`GgufInspector`] reads a file's GGUF header for the registry's metadata, and
-//! [`ModelFiles`] takes the registry's manifests as servable names.
+//! [`ModelFiles`] takes the registry's manifests as servable names, and the
+//! backends say what they have loaded ([`LoadedModels`]).
 
 use std::path::Path;
 
+use async_trait::async_trait;
 use hearth_core::models::ModelInfo;
-use hearth_core::registry::{Inspected, ModelInspector, ServedModels};
+use hearth_core::registry::{Inspected, LoadedModel, LoadedModels, ModelInspector, ServedModels};
 
-use crate::local::{ModelFiles, default_name, describe};
+use crate::local::{LocalModels, ModelFiles, default_name, describe};
+use crate::runner::Supervisor;
 use crate::model::gguf;
 
 /// Reads GGUF headers (no weights are loaded).
@@ -33,5 +36,39 @@ impl ServedModels for ModelFiles {
 
     fn withdraw(&self, name: &str) {
         self.remove(name);
+    }
+}
+
+// Memory and expiry are not known yet: the keep-alive / memory-aware loading
+// work fills them in.
+#[async_trait]
+impl LoadedModels for Supervisor {
+    async fn loaded(&self) -> Vec<LoadedModel> {
+        self.runner_pids()
+            .await
+            .into_iter()
+            .map(|(name, pid)| LoadedModel {
+                name,
+                pid: Some(pid),
+                memory_bytes: None,
+                expires_at_ms: None,
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl LoadedModels for LocalModels {
+    async fn loaded(&self) -> Vec<LoadedModel> {
+        self.engine()
+            .model_names()
+            .into_iter()
+            .map(|name| LoadedModel {
+                name,
+                pid: None,
+                memory_bytes: None,
+                expires_at_ms: None,
+            })
+            .collect()
     }
 }

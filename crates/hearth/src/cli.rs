@@ -32,6 +32,27 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Download a model into the registry: an https:// URL or a Hugging Face
+    /// reference (hf.co/ORG/REPO:QUANT, hf.co/ORG/REPO/FILE.gguf). Resumes an
+    /// interrupted download of the same URL.
+    Pull(PullArgs),
+    /// Import a local GGUF file into the registry (works while the server is stopped).
+    Import(ImportArgs),
+    /// List the models of the registry.
+    #[command(visible_alias = "ls")]
+    List(ConfigArgs),
+    /// Show a model's metadata, capabilities, provenance and preset.
+    Show(ShowArgs),
+    /// List the models the running server has loaded.
+    Ps(ConfigArgs),
+    /// Remove models (their files go when no other name uses them).
+    Rm(RmArgs),
+    /// Copy a model to another name (no bytes are copied).
+    Cp(CpArgs),
+    /// Create a preset: a name for a model with default parameters and system prompt.
+    Create(CreateArgs),
+    /// Delete files of the registry no model uses.
+    Gc(ConfigArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
@@ -73,6 +94,96 @@ pub struct RunnerArgs {
     /// Log filter for the runner's stderr (read by the server).
     #[arg(long, default_value = "warn")]
     pub log_level: String,
+}
+
+/// `hearth pull`
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// URL or Hugging Face reference.
+    pub source: String,
+    /// Name to record (name:tag); default: from the source.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Expected digest (sha256:HEX); the download is discarded when it differs.
+    #[arg(long)]
+    pub digest: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The GGUF file.
+    pub file: PathBuf,
+    /// Name to record (name:tag); default: the file stem.
+    pub name: Option<String>,
+    /// Hard-link the file instead of copying it (same file system; the file
+    /// must then never be modified in place).
+    #[arg(long)]
+    pub link: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Model name.
+    pub name: String,
+    /// Print only the chat template.
+    #[arg(long, conflicts_with = "json")]
+    pub template: bool,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth rm`
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Model names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Remove even when the running server has the model loaded.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth cp`
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Existing model.
+    pub source: String,
+    /// New name.
+    pub destination: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth create`
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the preset.
+    pub name: String,
+    /// The model it is based on.
+    #[arg(long)]
+    pub from: String,
+    /// Default system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// A file with a chat template replacing the model's.
+    #[arg(long, value_name = "FILE")]
+    pub template_file: Option<PathBuf>,
+    /// A default option, KEY=VALUE (temperature, top_p, top_k, num_ctx, stop, seed, …); repeatable.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]

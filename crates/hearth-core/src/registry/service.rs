@@ -347,19 +347,33 @@ impl Registry {
         }
     }
 
-    /// Publish every manifest whose blob exists to the serving side (startup).
-    /// Returns how many were published.
-    pub async fn publish_all(&self) -> Result<usize, RegistryError> {
-        let mut published = 0;
+    /// Publish every manifest whose blob exists to the serving side, and
+    /// withdraw the names of `served` that no longer have one (a CLI or another
+    /// replica changed the registry). `served` is updated to what is served.
+    pub async fn sync_served(
+        &self,
+        served: &mut std::collections::BTreeSet<String>,
+    ) -> Result<usize, RegistryError> {
+        let mut now = std::collections::BTreeSet::new();
         for model in self.list().await? {
-            if self.blobs.exists(&model.digest) {
-                self.publish(&model);
-                published += 1;
-            } else {
-                tracing::warn!(model = %model.name, digest = %model.digest, "model blob is missing; not served");
+            if !self.blobs.exists(&model.digest) {
+                if !served.contains(&model.name) {
+                    tracing::warn!(model = %model.name, digest = %model.digest, "model blob is missing; not served");
+                }
+                continue;
+            }
+            self.publish(&model);
+            now.insert(model.name);
+        }
+        if let Some(sink) = self.served() {
+            for gone in served.difference(&now) {
+                if let Ok(name) = ModelRef::parse(gone) {
+                    sink.withdraw(&name.served());
+                }
             }
         }
-        Ok(published)
+        *served = now;
+        Ok(served.len())
     }
 
     /// What is loaded in memory (empty when nothing serves models here).

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod config;
 pub mod engine;
 pub mod key;
+pub mod models;
 pub mod serve;
 pub mod user;
 

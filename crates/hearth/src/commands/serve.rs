@@ -104,6 +104,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let models = super::engine::models(&config)?;
     let supervisor = models.supervisor.clone();
+    let registry = super::models::serve_registry(&config, &store, &models).await?;
     let state = AppState::new(Parts {
         config: config.clone(),
         store: store.clone(),
@@ -112,7 +113,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         models: models.catalog,
         metrics,
     });
-    let state = super::accounts::wire(state, &config, addr).await?;
+    let state = super::accounts::wire(state.with_registry(registry), &config, addr).await?;
     // Before serving: answers left `streaming` by the last process are marked
     // `error` (no generation of this process exists yet).
     let interrupted = state.conversations.recover_interrupted().await?;
