@@ -1,11 +1,12 @@
 //! The Ollama-compatible lane (`/api/*`): chat, generate, embeddings and model
 //! inspection as the `ollama` clients (CLI, Python, JavaScript, VS Code, Continue)
 //! use them. Streams are NDJSON and `stream` defaults to true. Errors are
-//! `{"error": "…"}`. Model management (`pull`, `push`, `create`, `copy`,
-//! `delete`) belongs to the models issue and is not routed here.
+//! `{"error": "…"}`. Model management (`pull`, `create`, `copy`, `delete`) acts
+//! on the model registry; `push` is refused.
 
 pub mod chat;
 pub mod embed;
+pub mod manage;
 pub mod models;
 
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use crate::routes::{
 
 /// Routes of the Ollama lane.
 pub fn routes() -> Vec<Route> {
-    use axum::routing::{get, post};
+    use axum::routing::{delete, get, post};
     let api = Some(Capability::OllamaApi);
     let embed = Some(Capability::Embeddings);
     vec![
@@ -45,6 +46,21 @@ pub fn routes() -> Vec<Route> {
             req: Some("OllamaShowRequest"), res: Some("OllamaShowResponse"), post(models::show)),
         route!(GET "/api/ps", Ollama, Scope("models:read"), api, "ollamaPs",
             "Models loaded in memory.", req: None, res: Some("OllamaPsResponse"), get(models::ps)),
+        route!(POST "/api/pull", Ollama, Scope("models:write"), api, "ollamaPull",
+            "Pull an `https://` URL or `hf.co/ORG/REPO:QUANT` into the registry; NDJSON progress unless `stream: false`.",
+            req: Some("OllamaPullRequest"), res: Some("OllamaProgressResponse"), post(manage::pull)),
+        route!(DELETE "/api/delete", Ollama, Scope("models:write"), api, "ollamaDelete",
+            "Remove a model (refused while it is loaded).",
+            req: Some("OllamaDeleteRequest"), res: None, delete(manage::delete)),
+        route!(POST "/api/copy", Ollama, Scope("models:write"), api, "ollamaCopy",
+            "Another name for a model.",
+            req: Some("OllamaCopyRequest"), res: None, post(manage::copy)),
+        route!(POST "/api/create", Ollama, Scope("models:write"), api, "ollamaCreate",
+            "A preset: an existing model (`from`) with its own system prompt, template and parameters.",
+            req: Some("OllamaCreateRequest"), res: Some("OllamaProgressResponse"), post(manage::create)),
+        route!(POST "/api/push", Ollama, Scope("models:write"), api, "ollamaPush",
+            "Refused: models are not published from Hearth.",
+            req: Some("OllamaPushRequest"), res: None, post(manage::push)),
         route!(GET "/api/version", Ollama, Open, api, "ollamaVersion",
             "The Ollama API version this server is compatible with.",
             req: None, res: Some("OllamaVersionResponse"), get(models::version)),
@@ -75,6 +91,12 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         ("OllamaShowResponse", ollama::ShowResponse::schema()),
         ("OllamaPsResponse", ollama::PsResponse::schema()),
         ("OllamaVersionResponse", ollama::VersionResponse::schema()),
+        ("OllamaPullRequest", ollama::PullRequest::schema()),
+        ("OllamaProgressResponse", ollama::ProgressResponse::schema()),
+        ("OllamaDeleteRequest", ollama::DeleteRequest::schema()),
+        ("OllamaCopyRequest", ollama::CopyRequest::schema()),
+        ("OllamaCreateRequest", ollama::CreateRequest::schema()),
+        ("OllamaPushRequest", ollama::PushRequest::schema()),
     ]
     .into_iter()
     .fold(components, |c, (name, schema)| c.schema(name, schema))
