@@ -312,3 +312,141 @@ async fn admin_pull_is_a_job_and_models_are_listed() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+/// Remembers what was published and what reached the backend.
+#[derive(Default)]
+struct Recorder {
+    published: std::sync::Mutex<Vec<String>>,
+    requests: std::sync::Mutex<Vec<hearth_core::backend::GenerateRequest>>,
+}
+
+impl hearth_core::registry::ServedModels for Recorder {
+    fn publish(&self, name: &str, _path: &Path, _info: &ModelInfo) {
+        self.published.lock().unwrap().push(name.to_owned());
+    }
+
+    fn withdraw(&self, name: &str) {
+        self.published.lock().unwrap().retain(|n| n != name);
+    }
+}
+
+#[async_trait]
+impl hearth_core::registry::LoadedModels for Recorder {
+    async fn loaded(&self) -> Vec<hearth_core::registry::LoadedModel> {
+        vec![hearth_core::registry::LoadedModel {
+            name: "tiny".to_owned(),
+            pid: None,
+            memory_bytes: None,
+            expires_at_ms: None,
+        }]
+    }
+}
+
+#[async_trait]
+impl hearth_core::backend::ChatBackend for Recorder {
+    async fn generate(
+        &self,
+        request: hearth_core::backend::GenerateRequest,
+    ) -> Result<hearth_core::backend::GenerationStream, BackendError> {
+        let model = request.model.clone();
+        self.requests.lock().unwrap().push(request);
+        Err(BackendError::ModelNotFound(model))
+    }
+
+    async fn count_tokens(
+        &self,
+        model: &str,
+        _prompt: &hearth_core::backend::Prompt,
+    ) -> Result<u32, BackendError> {
+        Err(BackendError::ModelNotFound(model.to_owned()))
+    }
+}
+
+#[tokio::test]
+async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() {
+    use hearth_core::backend::{ChatBackend, ChatMessage, GenerateRequest, Principal, Prompt};
+    use hearth_core::registry::{Preset, RegistryRouting};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = hearth_store::open(&url, &Default::default()).await.unwrap();
+    let registry = Arc::new(Registry::new(
+        store,
+        &RegistryOptions {
+            dir: dir.path().join("registry"),
+            quota_bytes: None,
+        },
+        Arc::new(MagicInspector),
+    ));
+    let recorder = Arc::new(Recorder::default());
+    registry.set_serving(recorder.clone(), recorder.clone());
+    let file = dir.path().join("Tiny.gguf");
+    std::fs::write(&file, MODEL).unwrap();
+    registry
+        .import_file(hearth_core::registry::ImportFile {
+            path: file,
+            name: None,
+            link: false,
+        })
+        .await
+        .unwrap();
+    registry.copy("tiny", "tiny:copy").await.unwrap();
+    let parameters = json!({"temperature": 0.1, "stop": "###"});
+    registry
+        .create_preset(
+            "terse",
+            "tiny:copy",
+            Preset {
+                system: Some("Answer in one word.".to_owned()),
+                template: None,
+                parameters: parameters.as_object().unwrap().clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut published = recorder.published.lock().unwrap().clone();
+    published.sort();
+    published.dedup();
+    assert_eq!(published, ["terse", "tiny", "tiny:copy"]);
+    // Loaded under the name that loads the blob: removing it is refused.
+    let refused = registry.remove("tiny", false).await;
+    assert!(matches!(refused, Err(hearth_core::registry::RegistryError::Conflict(_))), "{refused:?}");
+
+    let routing = RegistryRouting::new(recorder.clone(), Arc::new(NoModels), registry.clone());
+    for model in ["terse", "tiny:copy", "tiny:latest"] {
+        let _ = routing
+            .generate(GenerateRequest {
+                model: model.to_owned(),
+                prompt: Prompt::Chat {
+                    messages: vec![ChatMessage::text("user", "hi")],
+                    tools: Vec::new(),
+                },
+                params: Default::default(),
+                principal: Principal::anonymous(),
+            })
+            .await;
+    }
+    let requests = recorder.requests.lock().unwrap().clone();
+    let targets: Vec<&str> = requests.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(targets, ["tiny", "tiny", "tiny:latest"]);
+    let Prompt::Chat { messages, .. } = &requests[0].prompt else {
+        panic!("not chat")
+    };
+    assert_eq!(messages[0].content, "Answer in one word.");
+    assert_eq!(requests[0].params.temperature, Some(0.1));
+    assert_eq!(requests[0].params.stop, ["###"]);
+    // A copy has no preset: nothing added.
+    let Prompt::Chat { messages, .. } = &requests[1].prompt else {
+        panic!("not chat")
+    };
+    assert_eq!(messages.len(), 1);
+
+    // Removing a name withdraws it; the blob stays while a name uses it.
+    registry.remove("tiny:copy", false).await.unwrap();
+    assert!(!recorder.published.lock().unwrap().contains(&"tiny:copy".to_owned()));
+    assert_eq!(registry.blobs().list().len(), 1);
+    registry.remove("terse", false).await.unwrap();
+    registry.remove("tiny", true).await.unwrap();
+    assert!(registry.blobs().list().is_empty());
+    assert!(recorder.published.lock().unwrap().is_empty());
+}

@@ -18,6 +18,7 @@
 
 pub mod blobs;
 pub mod pull;
+pub mod routing;
 mod service;
 
 use std::path::Path;
@@ -29,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::models::ModelInfo;
 use crate::store::StoreError;
 
-pub use service::{ConvertHook, GcReport, ImportFile, Registry, RegistryOptions};
+pub use routing::RegistryRouting;
+pub use service::{ConvertHook, GcReport, ImportFile, Registry, RegistryOptions, Route};
 
 /// The tag of a name given without one.
 pub const DEFAULT_TAG: &str = "latest";

@@ -4,7 +4,7 @@
 //! manifest write, removal + blob deletion, garbage collection), so a blob is
 //! never collected between its commit and its manifest.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -68,6 +68,20 @@ pub struct Registry {
     loaded: RwLock<Option<Arc<dyn LoadedModels>>>,
     pub(super) ops: tokio::sync::Mutex<()>,
     pub(super) pulls: Mutex<HashMap<String, watch::Sender<PullProgress>>>,
+    /// Registry names published to `served` (served form).
+    published: Mutex<BTreeSet<String>>,
+    /// Served name → where requests go and the preset they get.
+    pub(super) routes: RwLock<HashMap<String, Route>>,
+}
+
+/// Where requests for a registry name go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// The served name that loads the blob (one per blob, so copies and
+    /// presets share one loaded model).
+    pub target: String,
+    /// Defaults applied to requests on this name.
+    pub preset: Option<Preset>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -102,6 +116,8 @@ impl Registry {
             loaded: RwLock::default(),
             ops: tokio::sync::Mutex::new(()),
             pulls: Mutex::default(),
+            published: Mutex::default(),
+            routes: RwLock::default(),
         }
     }
 
@@ -331,7 +347,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         };
         registry.put(model).await?;
-        self.publish(model);
+        self.refresh_quietly().await;
         if let Some(previous) = previous
             && previous.digest != model.digest
             && registry.count_digest(&previous.digest).await? == 0
@@ -341,39 +357,81 @@ impl Registry {
         Ok(())
     }
 
-    fn publish(&self, model: &RegistryModel) {
-        if let (Some(served), Ok(name)) = (self.served(), ModelRef::parse(&model.name)) {
-            served.publish(&name.served(), &self.path_of(model), &model.info);
+    /// Bring the serving side in step with the manifests: publish every name
+    /// whose blob exists, withdraw names that are gone (changed by the CLI or
+    /// another replica), and recompute where each name's requests go. Returns
+    /// how many names are served. A no-op without a serving side.
+    pub async fn refresh(&self) -> Result<usize, RegistryError> {
+        let Some(sink) = self.served() else {
+            return Ok(0);
+        };
+        let models = self.list().await?;
+        let mut now = BTreeSet::new();
+        let mut primary: HashMap<&str, String> = HashMap::new();
+        let mut present: Vec<(&RegistryModel, String)> = models
+            .iter()
+            .filter(|m| self.blobs.exists(&m.digest))
+            .filter_map(|m| ModelRef::parse(&m.name).ok().map(|r| (m, r.served())))
+            .collect();
+        // One loading name per blob: an original (not a preset, not a copy)
+        // before copies before presets, the oldest first.
+        let rank = |m: &RegistryModel| {
+            (
+                m.preset.is_some(),
+                m.source.parent.is_some(),
+                m.created_at_ms,
+                m.name.clone(),
+            )
+        };
+        present.sort_by_key(|(m, _)| rank(m));
+        for (model, served) in &present {
+            primary
+                .entry(model.digest.as_str())
+                .or_insert_with(|| served.clone());
+        }
+        let mut routes = HashMap::new();
+        for (model, served) in &present {
+            sink.publish(served, &self.blobs.path_of(&model.digest), &model.info);
+            now.insert(served.clone());
+            let target = primary
+                .get(model.digest.as_str())
+                .cloned()
+                .unwrap_or_else(|| served.clone());
+            if target != *served || model.preset.is_some() {
+                let route = Route {
+                    target,
+                    preset: model.preset.clone(),
+                };
+                routes.insert(served.clone(), route);
+            }
+        }
+        for model in models.iter().filter(|m| !self.blobs.exists(&m.digest)) {
+            tracing::warn!(model = %model.name, digest = %model.digest, "model blob is missing; not served");
+        }
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        for gone in published.difference(&now) {
+            sink.withdraw(gone);
+        }
+        *published = now;
+        let count = published.len();
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
+        Ok(count)
+    }
+
+    /// [`Registry::refresh`] after a change; a failure is logged (the periodic
+    /// refresh repairs it).
+    async fn refresh_quietly(&self) {
+        if let Err(err) = self.refresh().await {
+            tracing::warn!(%err, "cannot refresh the served models");
         }
     }
 
-    /// Publish every manifest whose blob exists to the serving side, and
-    /// withdraw the names of `served` that no longer have one (a CLI or another
-    /// replica changed the registry). `served` is updated to what is served.
-    pub async fn sync_served(
-        &self,
-        served: &mut std::collections::BTreeSet<String>,
-    ) -> Result<usize, RegistryError> {
-        let mut now = std::collections::BTreeSet::new();
-        for model in self.list().await? {
-            if !self.blobs.exists(&model.digest) {
-                if !served.contains(&model.name) {
-                    tracing::warn!(model = %model.name, digest = %model.digest, "model blob is missing; not served");
-                }
-                continue;
-            }
-            self.publish(&model);
-            now.insert(model.name);
-        }
-        if let Some(sink) = self.served() {
-            for gone in served.difference(&now) {
-                if let Ok(name) = ModelRef::parse(gone) {
-                    sink.withdraw(&name.served());
-                }
-            }
-        }
-        *served = now;
-        Ok(served.len())
+    /// Where requests for `name` go, when it is a registry name with a preset
+    /// or sharing its blob with another name.
+    pub fn route(&self, name: &str) -> Option<Route> {
+        let served = ModelRef::parse(name).ok()?.served();
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        routes.get(&served).cloned()
     }
 
     /// What is loaded in memory (empty when nothing serves models here).
@@ -402,9 +460,7 @@ impl Registry {
             Err(StoreError::NotFound) => return Err(RegistryError::NotFound(model.name)),
             other => other?,
         }
-        if let Some(served_models) = self.served() {
-            served_models.withdraw(&served);
-        }
+        self.refresh_quietly().await;
         if registry.count_digest(&model.digest).await? == 0 {
             self.blobs.remove(&model.digest)?;
         }
@@ -422,6 +478,7 @@ impl Registry {
             });
         }
         let now = now_ms();
+        let parent = source.source.parent.clone().unwrap_or(source.name.clone());
         let mut model = RegistryModel {
             name: target.full(),
             created_at_ms: now,
@@ -429,6 +486,7 @@ impl Registry {
             ..source
         };
         model.info.name = target.full();
+        model.source.parent = Some(parent);
         let _guard = self.ops.lock().await;
         self.put_locked(&model).await?;
         Ok(model)

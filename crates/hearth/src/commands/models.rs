@@ -47,8 +47,7 @@ pub async fn serve_registry(
 ) -> anyhow::Result<Arc<Registry>> {
     let registry = Arc::new(registry(config, store.clone())?);
     registry.set_serving(models.files.clone(), models.loaded.clone());
-    let mut served = std::collections::BTreeSet::new();
-    let count = registry.sync_served(&mut served).await?;
+    let count = registry.refresh().await?;
     tracing::info!(models = count, "registry models served");
     let resumed = registry.resume_pulls().await?;
     if resumed > 0 {
@@ -60,7 +59,7 @@ pub async fn serve_registry(
         every.tick().await;
         loop {
             every.tick().await;
-            if let Err(err) = sync.sync_served(&mut served).await {
+            if let Err(err) = sync.refresh().await {
                 tracing::warn!(%err, "cannot refresh the registry's models");
             }
         }

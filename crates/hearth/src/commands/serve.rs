@@ -105,11 +105,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let models = super::engine::models(&config)?;
     let supervisor = models.supervisor.clone();
     let registry = super::models::serve_registry(&config, &store, &models).await?;
+    // Copies and presets reach the model that loads their file, with the
+    // preset's defaults.
+    let routed = Arc::new(hearth_core::registry::RegistryRouting::new(
+        models.chat,
+        models.embed,
+        registry.clone(),
+    ));
     let state = AppState::new(Parts {
         config: config.clone(),
         store: store.clone(),
-        chat: models.chat,
-        embed: models.embed,
+        chat: routed.clone(),
+        embed: routed,
         models: models.catalog,
         metrics,
     });
