@@ -178,6 +178,16 @@ fn every_subcommand_has_help() {
         vec!["key", "create", "--help"],
         vec!["key", "list", "--help"],
         vec!["key", "revoke", "--help"],
+        vec!["pull", "--help"],
+        vec!["import", "--help"],
+        vec!["list", "--help"],
+        vec!["ls", "--help"],
+        vec!["show", "--help"],
+        vec!["ps", "--help"],
+        vec!["rm", "--help"],
+        vec!["cp", "--help"],
+        vec!["create", "--help"],
+        vec!["gc", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
