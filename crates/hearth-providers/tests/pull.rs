@@ -406,3 +406,59 @@ async fn a_pull_left_by_a_restart_continues_from_its_partial_file() {
     assert_eq!(std::fs::read(s.registry.path_of(&model)).unwrap(), body);
     drop(s.dir);
 }
+
+#[tokio::test]
+async fn a_new_pull_supersedes_an_abandoned_job_of_the_same_url() {
+    let body = model_bytes();
+    let (url, _log) = server(body.clone(), Behaviour::default()).await;
+    let s = setup(None).await;
+    // A job some stopped process left running.
+    let abandoned = s
+        .store
+        .jobs()
+        .create(NewJob {
+            kind: PULL_JOB.to_owned(),
+            payload: serde_json::json!({"url": url, "name": "x:latest", "source": url}),
+        })
+        .await
+        .unwrap();
+    s.store
+        .jobs()
+        .set_state(&abandoned.id, JobState::Running)
+        .await
+        .unwrap();
+    let job = s
+        .registry
+        .start_pull(PullRequest {
+            source: url.clone(),
+            name: None,
+            digest: None,
+        })
+        .await
+        .unwrap();
+    // While it runs, a second pull of the same URL is refused.
+    let second = s
+        .registry
+        .start_pull(PullRequest {
+            source: url,
+            name: None,
+            digest: None,
+        })
+        .await;
+    wait(&s, &job.id).await;
+    let old = s.store.jobs().get(&abandoned.id).await.unwrap();
+    assert_eq!(old.state, JobState::Failed);
+    assert!(old.error.unwrap().contains("superseded"));
+    match second {
+        Err(RegistryError::Conflict(message)) => assert!(message.contains("already running")),
+        // The first pull may have finished already on a fast machine.
+        Ok(again) => {
+            wait(&s, &again.id).await;
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.store.jobs().get(&job.id).await.unwrap().state,
+        JobState::Succeeded
+    );
+}

@@ -466,6 +466,7 @@ impl Registry {
                 .map_or(0, |m| m.len());
             self.check_quota(total.saturating_sub(have))?;
         }
+        self.supersede_orphans(&url).await?;
         let job = PullJob {
             source: request.source.trim().to_owned(),
             name: name.full(),
@@ -487,6 +488,37 @@ impl Registry {
             .await?;
         self.spawn_pull(recorded.id.clone(), job);
         Ok(recorded)
+    }
+
+    /// Unfinished pull jobs of `url` that nobody runs (their process stopped)
+    /// end as failed, so a server restart does not run them again; one that
+    /// runs (here or in another process, holding the partial file's lock)
+    /// refuses the new pull.
+    async fn supersede_orphans(&self, url: &str) -> Result<(), RegistryError> {
+        let jobs = self.store.jobs();
+        let mut unfinished = jobs.list(Some(JobState::Running), 1000).await?;
+        unfinished.extend(jobs.list(Some(JobState::Queued), 1000).await?);
+        let same_url = |job: &Job| {
+            job.kind == PULL_JOB && job.payload.get("url").and_then(|u| u.as_str()) == Some(url)
+        };
+        for job in unfinished.into_iter().filter(same_url) {
+            let running_here = self.lock_pulls().contains_key(&job.id.0);
+            let partial = self.blobs.partial_path(&transfer_key(url));
+            let locked_elsewhere = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&partial)
+                .is_ok_and(|f| f.try_lock().is_err());
+            if running_here || locked_elsewhere {
+                return Err(RegistryError::Conflict(format!(
+                    "a pull of {url} is already running (job {})",
+                    job.id
+                )));
+            }
+            let _ = jobs
+                .finish(&job.id, Err("superseded by a newer pull of the same URL".to_owned()))
+                .await;
+        }
+        Ok(())
     }
 
     /// Start again every queued pull (after a restart, with the jobs left
