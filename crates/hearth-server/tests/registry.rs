@@ -450,3 +450,88 @@ async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() 
     assert!(registry.blobs().list().is_empty());
     assert!(recorder.published.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn bundles_carry_models_to_another_registry_and_reject_tampering() {
+    use hearth_core::registry::{ImportFile, Preset};
+
+    async fn registry_in(dir: &Path) -> Arc<Registry> {
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let store = hearth_store::open(&url, &Default::default()).await.unwrap();
+        Arc::new(Registry::new(
+            store,
+            &RegistryOptions {
+                dir: dir.join("registry"),
+                quota_bytes: None,
+            },
+            Arc::new(MagicInspector),
+        ))
+    }
+    let here = tempfile::tempdir().unwrap();
+    let there = tempfile::tempdir().unwrap();
+    let source = registry_in(here.path()).await;
+    let file = here.path().join("tiny.gguf");
+    std::fs::write(&file, MODEL).unwrap();
+    source
+        .import_file(ImportFile {
+            path: file,
+            name: Some("tiny:1".to_owned()),
+            link: false,
+        })
+        .await
+        .unwrap();
+    source
+        .create_preset(
+            "terse",
+            "tiny:1",
+            Preset {
+                system: Some("Be terse.".to_owned()),
+                ..Preset::default()
+            },
+        )
+        .await
+        .unwrap();
+    let bundle = here.path().join("terse.bundle");
+    source.export(&["terse".to_owned()], &bundle).await.unwrap();
+    assert!(hearth_core::registry::bundle::is_bundle(&bundle));
+
+    // A flipped byte in the blob: refused, nothing left.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    let tampered = here.path().join("tampered.bundle");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let target = registry_in(there.path()).await;
+    let refused = target.import_bundle(&tampered).await;
+    assert!(
+        matches!(refused, Err(hearth_core::registry::RegistryError::DigestMismatch { .. })),
+        "{refused:?}"
+    );
+    // Truncated: refused too.
+    std::fs::write(&tampered, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(target.import_bundle(&tampered).await.is_err());
+    assert!(target.list().await.unwrap().is_empty());
+    assert!(target.blobs().list().is_empty());
+    assert!(files(&target.blobs().partial_dir()).is_empty());
+
+    let imported = target.import_bundle(&bundle).await.unwrap();
+    assert_eq!(imported.len(), 1);
+    let model = target.get("terse").await.unwrap();
+    assert_eq!(model.preset.as_ref().unwrap().system.as_deref(), Some("Be terse."));
+    assert_eq!(model.source.kind, "preset");
+    assert_eq!(model.source.parent.as_deref(), Some("tiny:1"));
+    assert_eq!(std::fs::read(target.path_of(&model)).unwrap(), MODEL);
+
+    // Garbage collection: an unreferenced blob goes, a referenced one stays.
+    let stray = target.blobs().path_of(&format!("sha256:{}", "0".repeat(64)));
+    std::fs::write(&stray, b"stray").unwrap();
+    let report = target.gc().await.unwrap();
+    assert_eq!((report.blobs, report.bytes), (1, 5));
+    assert_eq!(target.blobs().list().len(), 1);
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|r| r.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}

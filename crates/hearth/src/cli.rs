@@ -36,8 +36,12 @@ pub enum Command {
     /// reference (hf.co/ORG/REPO:QUANT, hf.co/ORG/REPO/FILE.gguf). Resumes an
     /// interrupted download of the same URL.
     Pull(PullArgs),
-    /// Import a local GGUF file into the registry (works while the server is stopped).
+    /// Import a local GGUF file, or a bundle written by `hearth export`, into the
+    /// registry (works while the server is stopped).
     Import(ImportArgs),
+    /// Write a model and its file to a bundle that `hearth import` reads on
+    /// another machine, without network.
+    Export(ExportArgs),
     /// List the models of the registry.
     #[command(visible_alias = "ls")]
     List(ConfigArgs),
@@ -114,14 +118,25 @@ pub struct PullArgs {
 /// `hearth import`
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The GGUF file.
+    /// The GGUF file or bundle.
     pub file: PathBuf,
-    /// Name to record (name:tag); default: the file stem.
+    /// Name to record (name:tag); default: the file stem (bundles carry their names).
     pub name: Option<String>,
     /// Hard-link the file instead of copying it (same file system; the file
     /// must then never be modified in place).
     #[arg(long)]
     pub link: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Model name.
+    pub name: String,
+    /// The bundle to write.
+    pub file: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

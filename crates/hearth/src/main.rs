@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Key { command } => commands::key::main(command),
         Command::Pull(args) => commands::models::pull(args),
         Command::Import(args) => commands::models::import(args),
+        Command::Export(args) => commands::models::export(args),
         Command::List(args) => commands::models::list(args),
         Command::Show(args) => commands::models::show(args),
         Command::Ps(args) => commands::models::ps(args),

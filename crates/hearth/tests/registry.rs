@@ -193,3 +193,29 @@ async fn pull_list_show_then_serve_by_name_and_tag() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     drop(server);
 }
+
+#[test]
+fn export_then_import_on_another_data_directory() {
+    let here = tempfile::tempdir().unwrap();
+    let there = tempfile::tempdir().unwrap();
+    let model = hearth_testkit::models::path(hearth_testkit::models::SMOLLM2);
+    let out = hearth(here.path(), &["import", model.to_str().unwrap(), "smollm2:135m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bundle = here.path().join("smollm2.bundle");
+    let out = hearth(here.path(), &["export", "smollm2:135m", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hearth(there.path(), &["import", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("imported smollm2:135m"), "{}", text(&out.stdout));
+    let shown = text(&hearth(there.path(), &["show", "smollm2:135m"]).stdout);
+    let kind = shown.lines().find(|l| l.trim_start().starts_with("kind ")).unwrap_or_default();
+    assert_eq!(kind.split_whitespace().collect::<Vec<_>>(), ["kind", "import"], "{shown}");
+    assert!(shown.contains(&model.display().to_string()), "{shown}");
+    // Removing the only name frees the file; gc finds nothing left.
+    let out = hearth(there.path(), &["rm", "smollm2:135m", "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let gc = text(&hearth(there.path(), &["gc"]).stdout);
+    assert!(gc.starts_with("removed 0 unreferenced blob(s)"), "{gc}");
+    let blobs = std::fs::read_dir(there.path().join("registry/blobs")).unwrap().count();
+    assert_eq!(blobs, 0);
+}

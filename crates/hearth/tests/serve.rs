@@ -180,6 +180,7 @@ fn every_subcommand_has_help() {
         vec!["key", "revoke", "--help"],
         vec!["pull", "--help"],
         vec!["import", "--help"],
+        vec!["export", "--help"],
         vec!["list", "--help"],
         vec!["ls", "--help"],
         vec!["show", "--help"],

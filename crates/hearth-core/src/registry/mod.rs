@@ -17,6 +17,7 @@
 //! blob removes the blob.
 
 pub mod blobs;
+pub mod bundle;
 pub mod pull;
 pub mod routing;
 mod service;

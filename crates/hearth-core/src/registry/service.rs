@@ -339,7 +339,7 @@ impl Registry {
     }
 
     /// Write a manifest, publish it, and collect the blob it replaced.
-    async fn put_locked(&self, model: &RegistryModel) -> Result<(), RegistryError> {
+    pub(super) async fn put_locked(&self, model: &RegistryModel) -> Result<(), RegistryError> {
         let registry = self.store.registry();
         let previous = match registry.get(&model.name).await {
             Ok(previous) => Some(previous),

@@ -1,4 +1,4 @@
-//! `hearth pull|import|list|show|ps|rm|cp|create|gc`: the model registry on the
+//! `hearth pull|import|export|list|show|ps|rm|cp|create|gc`: the model registry on the
 //! data directory, with or without a running server (a running server picks up
 //! changes within seconds). Output follows `ollama`: aligned tables, a progress
 //! bar on a terminal.
@@ -17,7 +17,7 @@ use hearth_core::store::Store;
 use hearth_engine::GgufInspector;
 
 use super::accounts::run;
-use crate::cli::{CpArgs, CreateArgs, ImportArgs, PullArgs, RmArgs, ShowArgs};
+use crate::cli::{CpArgs, CreateArgs, ExportArgs, ImportArgs, PullArgs, RmArgs, ShowArgs};
 
 /// Where the registry of `config` lives and how large it may grow.
 pub fn registry_options(config: &Config) -> RegistryOptions {
@@ -219,6 +219,26 @@ impl Bar {
 pub fn import(args: ImportArgs) -> ExitCode {
     run(&args.config, |config| async move {
         let (store, registry) = open(&config).await?;
+        if hearth_core::registry::bundle::is_bundle(&args.file) {
+            anyhow::ensure!(
+                args.name.is_none(),
+                "a bundle carries its own names; import it without NAME and use `hearth cp` to rename"
+            );
+            let models = registry
+                .import_bundle(&args.file)
+                .await
+                .with_context(|| format!("cannot import the bundle {}", args.file.display()))?;
+            for model in models {
+                println!(
+                    "imported {} ({}, {})",
+                    model.name,
+                    short_id(&model.digest),
+                    human_bytes(model.size_bytes)
+                );
+            }
+            store.close().await;
+            return Ok(());
+        }
         let model = registry
             .import_file(ImportFile {
                 path: args.file.clone(),
@@ -232,6 +252,25 @@ pub fn import(args: ImportArgs) -> ExitCode {
             model.name,
             short_id(&model.digest),
             human_bytes(model.size_bytes)
+        );
+        store.close().await;
+        Ok(())
+    })
+}
+
+/// `hearth export NAME FILE`
+pub fn export(args: ExportArgs) -> ExitCode {
+    run(&args.config, |config| async move {
+        let (store, registry) = open(&config).await?;
+        let manifest = registry
+            .export(std::slice::from_ref(&args.name), &args.file)
+            .await?;
+        let bytes: u64 = manifest.blobs.iter().map(|b| b.size_bytes).sum();
+        println!(
+            "exported {} to {} ({})",
+            args.name,
+            args.file.display(),
+            human_bytes(bytes)
         );
         store.close().await;
         Ok(())
