@@ -10,8 +10,8 @@ use hearth_core::models::ModelInfo;
 use hearth_core::registry::{Inspected, LoadedModel, LoadedModels, ModelInspector, ServedModels};
 
 use crate::local::{LocalModels, ModelFiles, default_name, describe};
-use crate::runner::Supervisor;
 use crate::model::gguf;
+use crate::runner::Supervisor;
 
 /// Reads GGUF headers (no weights are loaded).
 #[derive(Debug, Default, Clone, Copy)]

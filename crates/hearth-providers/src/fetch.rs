@@ -37,7 +37,10 @@ fn network(err: reqwest::Error) -> FetchError {
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -80,7 +83,8 @@ impl HttpFetcher {
 impl Fetcher for HttpFetcher {
     async fn probe(&self, url: &str) -> Result<Probe, FetchError> {
         let mut probe = Probe::default();
-        let mut current = reqwest::Url::parse(url).map_err(|e| FetchError::Network(e.to_string()))?;
+        let mut current =
+            reqwest::Url::parse(url).map_err(|e| FetchError::Network(e.to_string()))?;
         for _ in 0..=MAX_REDIRECTS {
             let response = self
                 .no_redirect
@@ -107,7 +111,10 @@ impl Fetcher for HttpFetcher {
                     .map_err(|e| FetchError::Network(format!("bad redirect: {e}")))?;
                 continue;
             }
-            if matches!(status, StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED) {
+            if matches!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+            ) {
                 return Ok(probe);
             }
             if !status.is_success() {

@@ -19,9 +19,7 @@ use hearth_core::jobs::{JobId, JobState, NewJob};
 use hearth_core::models::ModelInfo;
 use hearth_core::registry::blobs::hash_bytes;
 use hearth_core::registry::pull::{PULL_JOB, PullJob, PullProgress, PullRequest, transfer_key};
-use hearth_core::registry::{
-    Inspected, ModelInspector, Registry, RegistryError, RegistryOptions,
-};
+use hearth_core::registry::{Inspected, ModelInspector, Registry, RegistryError, RegistryOptions};
 use hearth_core::store::Store;
 use hearth_providers::fetch::HttpFetcher;
 
@@ -84,11 +82,7 @@ struct Served {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-async fn serve_model(
-    State(s): State<Served>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
+async fn serve_model(State(s): State<Served>, method: Method, headers: HeaderMap) -> Response {
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -105,7 +99,12 @@ async fn serve_model(
     let total = data.len();
     let from = range
         .as_deref()
-        .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse::<usize>().ok())
+        .and_then(|r| {
+            r.strip_prefix("bytes=")?
+                .strip_suffix('-')?
+                .parse::<usize>()
+                .ok()
+        })
         .unwrap_or(0);
     if from > total {
         return Response::builder()
@@ -130,11 +129,17 @@ async fn serve_model(
         builder.status(StatusCode::OK)
     };
     match s.behaviour.cut_at {
-        Some(cut) if method == Method::GET && cut > from && !s.cut_done.swap(true, Ordering::SeqCst) => {
+        Some(cut)
+            if method == Method::GET && cut > from && !s.cut_done.swap(true, Ordering::SeqCst) =>
+        {
             let first = bytes::Bytes::from(part[..cut - from].to_vec());
-            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-                vec![Ok(first), Err(std::io::Error::other("connection cut by the test"))];
-            builder.body(Body::from_stream(futures::stream::iter(chunks))).unwrap()
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+                Ok(first),
+                Err(std::io::Error::other("connection cut by the test")),
+            ];
+            builder
+                .body(Body::from_stream(futures::stream::iter(chunks)))
+                .unwrap()
         }
         _ => builder.body(Body::from(part)).unwrap(),
     }
@@ -330,7 +335,10 @@ async fn corrupted_transfer_is_rejected_and_nothing_is_left() {
     let seen = wait(&s, &job.id).await;
     let last = seen.last().unwrap();
     assert_eq!(last.status, "failed");
-    assert!(last.error.as_deref().unwrap().contains("digest mismatch"), "{last:?}");
+    assert!(
+        last.error.as_deref().unwrap().contains("digest mismatch"),
+        "{last:?}"
+    );
     let job = s.store.jobs().get(&job.id).await.unwrap();
     assert_eq!(job.state, JobState::Failed);
     assert!(job.error.unwrap().contains("digest mismatch"));

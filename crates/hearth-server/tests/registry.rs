@@ -59,7 +59,11 @@ struct RegistryCatalog(Arc<Registry>);
 #[async_trait]
 impl ModelCatalog for RegistryCatalog {
     async fn list(&self) -> Result<Vec<ModelInfo>, BackendError> {
-        let models = self.0.list().await.map_err(|e| BackendError::Failed(e.to_string()))?;
+        let models = self
+            .0
+            .list()
+            .await
+            .map_err(|e| BackendError::Failed(e.to_string()))?;
         Ok(models.into_iter().map(|m| m.info).collect())
     }
 
@@ -103,7 +107,9 @@ async fn harness(quota_bytes: Option<u64>) -> Harness {
             },
             Arc::new(MagicInspector),
         )
-        .with_fetcher(Arc::new(hearth_providers::fetch::HttpFetcher::new().unwrap())),
+        .with_fetcher(Arc::new(
+            hearth_providers::fetch::HttpFetcher::new().unwrap(),
+        )),
     );
     let mut config = Config::default();
     config.auth.enabled = false;
@@ -159,7 +165,9 @@ fn lines(text: &str) -> Vec<Value> {
 async fn ollama_pull_streams_progress_and_the_model_is_listed() {
     let h = harness(None).await;
     let url = file_server().await;
-    let (status, text) = h.call(Method::POST, "/api/pull", json!({"model": url})).await;
+    let (status, text) = h
+        .call(Method::POST, "/api/pull", json!({"model": url}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let lines = lines(&text);
     let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
@@ -167,12 +175,16 @@ async fn ollama_pull_streams_progress_and_the_model_is_listed() {
     assert_eq!(statuses.last(), Some(&"success"), "{text}");
     // Progress coalesces (a watch channel): the steps between may be skipped,
     // a download line has Ollama's fields.
-    let downloads: Vec<&Value> = lines.iter().filter(|l| l.get("completed").is_some()).collect();
+    let downloads: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("completed").is_some())
+        .collect();
     assert!(!downloads.is_empty(), "{text}");
     assert!(
         downloads
             .iter()
-            .all(|l| l["total"] == MODEL.len() && l["status"].as_str().unwrap().starts_with("pulling")),
+            .all(|l| l["total"] == MODEL.len()
+                && l["status"].as_str().unwrap().starts_with("pulling")),
         "{text}"
     );
     assert!(lines.iter().all(|l| l.get("error").is_none()), "{text}");
@@ -187,14 +199,30 @@ async fn ollama_pull_without_stream_and_bad_sources() {
     let h = harness(None).await;
     let url = file_server().await;
     let (status, body) = h
-        .json(Method::POST, "/api/pull", json!({"name": url, "stream": false}))
+        .json(
+            Method::POST,
+            "/api/pull",
+            json!({"name": url, "stream": false}),
+        )
         .await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"status": "success"})));
-    let (status, body) = h.json(Method::POST, "/api/pull", json!({"model": "llama3.2"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap().contains("Hugging Face"), "{body}");
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"status": "success"}))
+    );
     let (status, body) = h
-        .json(Method::POST, "/api/pull", json!({"model": "http://example.com/m.gguf"}))
+        .json(Method::POST, "/api/pull", json!({"model": "llama3.2"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("Hugging Face"),
+        "{body}"
+    );
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/api/pull",
+            json!({"model": "http://example.com/m.gguf"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].as_str().unwrap().contains("https"), "{body}");
@@ -206,7 +234,9 @@ async fn ollama_pull_without_stream_and_bad_sources() {
 async fn ollama_pull_over_quota_is_refused_up_front() {
     let h = harness(Some(10)).await;
     let url = file_server().await;
-    let (status, body) = h.json(Method::POST, "/api/pull", json!({"model": url})).await;
+    let (status, body) = h
+        .json(Method::POST, "/api/pull", json!({"model": url}))
+        .await;
     assert_eq!(status.as_u16(), 507);
     assert!(body["error"].as_str().unwrap().contains("quota"), "{body}");
     let (_, tags) = h.json(Method::GET, "/api/tags", Value::Null).await;
@@ -218,12 +248,20 @@ async fn ollama_copy_create_show_delete_and_push() {
     let h = harness(None).await;
     let url = file_server().await;
     let (status, _) = h
-        .json(Method::POST, "/api/pull", json!({"model": url, "stream": false}))
+        .json(
+            Method::POST,
+            "/api/pull",
+            json!({"model": url, "stream": false}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
     let (status, _) = h
-        .json(Method::POST, "/api/copy", json!({"source": "tiny", "destination": "tiny:copy"}))
+        .json(
+            Method::POST,
+            "/api/copy",
+            json!({"source": "tiny", "destination": "tiny:copy"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -237,12 +275,23 @@ async fn ollama_copy_create_show_delete_and_push() {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(lines(&text).last().unwrap()["status"], "success");
-    let (status, show) = h.json(Method::POST, "/api/show", json!({"model": "terse"})).await;
+    let (status, show) = h
+        .json(Method::POST, "/api/show", json!({"model": "terse"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{show}");
     let modelfile = show["modelfile"].as_str().unwrap();
-    assert!(modelfile.contains("SYSTEM \"\"\"Answer in one word.\"\"\""), "{modelfile}");
-    assert!(show["parameters"].as_str().unwrap().contains("temperature"), "{show}");
-    assert!(show["parameters"].as_str().unwrap().contains("\"###\""), "{show}");
+    assert!(
+        modelfile.contains("SYSTEM \"\"\"Answer in one word.\"\"\""),
+        "{modelfile}"
+    );
+    assert!(
+        show["parameters"].as_str().unwrap().contains("temperature"),
+        "{show}"
+    );
+    assert!(
+        show["parameters"].as_str().unwrap().contains("\"###\""),
+        "{show}"
+    );
     assert_eq!(show["license"], "apache-2.0");
 
     // The older Modelfile form.
@@ -253,26 +302,49 @@ async fn ollama_copy_create_show_delete_and_push() {
             json!({"model": "terse2", "modelfile": "FROM terse\nPARAMETER top_k 5\n", "stream": false}),
         )
         .await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"status": "success"})));
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"status": "success"}))
+    );
     let (status, body) = h
-        .json(Method::POST, "/api/create", json!({"model": "x", "from": "nope"}))
+        .json(
+            Method::POST,
+            "/api/create",
+            json!({"model": "x", "from": "nope"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = h
-        .json(Method::POST, "/api/create", json!({"model": "x", "from": "tiny", "parameters": {"bogus": 1}}))
+        .json(
+            Method::POST,
+            "/api/create",
+            json!({"model": "x", "from": "tiny", "parameters": {"bogus": 1}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("bogus"), "{body}");
 
-    let (status, body) = h.json(Method::POST, "/api/push", json!({"model": "tiny"})).await;
+    let (status, body) = h
+        .json(Method::POST, "/api/push", json!({"model": "tiny"}))
+        .await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-    assert!(body["error"].as_str().unwrap().contains("push is not supported"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("push is not supported"),
+        "{body}"
+    );
 
     for name in ["tiny", "tiny:copy", "terse", "terse2"] {
-        let (status, body) = h.json(Method::DELETE, "/api/delete", json!({"model": name})).await;
+        let (status, body) = h
+            .json(Method::DELETE, "/api/delete", json!({"model": name}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
     }
-    let (status, body) = h.json(Method::DELETE, "/api/delete", json!({"model": "tiny"})).await;
+    let (status, body) = h
+        .json(Method::DELETE, "/api/delete", json!({"model": "tiny"}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "model 'tiny:latest' not found");
     let (_, tags) = h.json(Method::GET, "/api/tags", Value::Null).await;
@@ -284,14 +356,20 @@ async fn admin_pull_is_a_job_and_models_are_listed() {
     let h = harness(None).await;
     let url = file_server().await;
     let (status, job) = h
-        .json(Method::POST, "/admin/models/pull", json!({"source": url, "name": "t:1"}))
+        .json(
+            Method::POST,
+            "/admin/models/pull",
+            json!({"source": url, "name": "t:1"}),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["kind"], "model.pull");
     let id = job["id"].as_str().unwrap().to_owned();
     let mut state = String::new();
     for _ in 0..500 {
-        let (_, job) = h.json(Method::GET, &format!("/admin/jobs/{id}"), Value::Null).await;
+        let (_, job) = h
+            .json(Method::GET, &format!("/admin/jobs/{id}"), Value::Null)
+            .await;
         state = job["state"].as_str().unwrap().to_owned();
         if state == "succeeded" || state == "failed" {
             break;
@@ -304,11 +382,17 @@ async fn admin_pull_is_a_job_and_models_are_listed() {
     assert_eq!(list["models"][0]["name"], "t:1");
     assert_eq!(list["models"][0]["source"]["url"], url.as_str());
     assert_eq!(list["used_bytes"], MODEL.len());
-    let (status, shown) = h.json(Method::GET, "/admin/models/show?name=t:1", Value::Null).await;
+    let (status, shown) = h
+        .json(Method::GET, "/admin/models/show?name=t:1", Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown["capabilities"], json!(["chat", "completion"]));
     let (status, body) = h
-        .json(Method::POST, "/admin/models/pull", json!({"source": url, "stream": true, "bogus": 1}))
+        .json(
+            Method::POST,
+            "/admin/models/pull",
+            json!({"source": url, "stream": true, "bogus": 1}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
@@ -410,7 +494,13 @@ async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() 
     assert_eq!(published, ["terse", "tiny", "tiny:copy"]);
     // Loaded under the name that loads the blob: removing it is refused.
     let refused = registry.remove("tiny", false).await;
-    assert!(matches!(refused, Err(hearth_core::registry::RegistryError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(hearth_core::registry::RegistryError::Conflict(_))
+        ),
+        "{refused:?}"
+    );
 
     let routing = RegistryRouting::new(recorder.clone(), Arc::new(NoModels), registry.clone());
     for model in ["terse", "tiny:copy", "tiny:latest"] {
@@ -443,7 +533,13 @@ async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() 
 
     // Removing a name withdraws it; the blob stays while a name uses it.
     registry.remove("tiny:copy", false).await.unwrap();
-    assert!(!recorder.published.lock().unwrap().contains(&"tiny:copy".to_owned()));
+    assert!(
+        !recorder
+            .published
+            .lock()
+            .unwrap()
+            .contains(&"tiny:copy".to_owned())
+    );
     assert_eq!(registry.blobs().list().len(), 1);
     registry.remove("terse", false).await.unwrap();
     registry.remove("tiny", true).await.unwrap();
@@ -504,7 +600,10 @@ async fn bundles_carry_models_to_another_registry_and_reject_tampering() {
     let target = registry_in(there.path()).await;
     let refused = target.import_bundle(&tampered).await;
     assert!(
-        matches!(refused, Err(hearth_core::registry::RegistryError::DigestMismatch { .. })),
+        matches!(
+            refused,
+            Err(hearth_core::registry::RegistryError::DigestMismatch { .. })
+        ),
         "{refused:?}"
     );
     // Truncated: refused too.
@@ -517,13 +616,18 @@ async fn bundles_carry_models_to_another_registry_and_reject_tampering() {
     let imported = target.import_bundle(&bundle).await.unwrap();
     assert_eq!(imported.len(), 1);
     let model = target.get("terse").await.unwrap();
-    assert_eq!(model.preset.as_ref().unwrap().system.as_deref(), Some("Be terse."));
+    assert_eq!(
+        model.preset.as_ref().unwrap().system.as_deref(),
+        Some("Be terse.")
+    );
     assert_eq!(model.source.kind, "preset");
     assert_eq!(model.source.parent.as_deref(), Some("tiny:1"));
     assert_eq!(std::fs::read(target.path_of(&model)).unwrap(), MODEL);
 
     // Garbage collection: an unreferenced blob goes, a referenced one stays.
-    let stray = target.blobs().path_of(&format!("sha256:{}", "0".repeat(64)));
+    let stray = target
+        .blobs()
+        .path_of(&format!("sha256:{}", "0".repeat(64)));
     std::fs::write(&stray, b"stray").unwrap();
     let report = target.gc().await.unwrap();
     assert_eq!((report.blobs, report.bytes), (1, 5));
@@ -532,6 +636,10 @@ async fn bundles_carry_models_to_another_registry_and_reject_tampering() {
 
 fn files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|r| r.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }

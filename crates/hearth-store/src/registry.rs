@@ -10,7 +10,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::open::map_err;
 
-const COLUMNS: &str = "name, digest, size_bytes, info, source, preset, created_at_ms, updated_at_ms";
+const COLUMNS: &str =
+    "name, digest, size_bytes, info, source, preset, created_at_ms, updated_at_ms";
 
 pub(crate) struct SqlRegistry {
     pool: AnyPool,

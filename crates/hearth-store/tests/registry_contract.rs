@@ -88,12 +88,21 @@ fn model(name: &str, digest: &str) -> RegistryModel {
 async fn lifecycle_check(store: Arc<dyn Store>) {
     let repo = store.registry();
     assert!(repo.list().await.unwrap().is_empty());
-    assert!(matches!(repo.get("a:latest").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        repo.get("a:latest").await,
+        Err(StoreError::NotFound)
+    ));
     let a = model("a:latest", "sha256:aa");
     repo.put(&a).await.unwrap();
     repo.put(&model("b:latest", "sha256:bb")).await.unwrap();
     assert_eq!(repo.get("a:latest").await.unwrap(), a);
-    let names: Vec<String> = repo.list().await.unwrap().into_iter().map(|m| m.name).collect();
+    let names: Vec<String> = repo
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     assert_eq!(names, ["a:latest", "b:latest"]);
 
     // Replacing keeps the creation time and takes everything else.
@@ -117,7 +126,10 @@ async fn lifecycle_check(store: Arc<dyn Store>) {
     assert_eq!(got.size_bytes, 5_000_000_000);
 
     repo.delete("a:latest").await.unwrap();
-    assert!(matches!(repo.delete("a:latest").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        repo.delete("a:latest").await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(repo.list().await.unwrap().len(), 1);
 }
 

@@ -30,7 +30,9 @@ fn text(bytes: &[u8]) -> String {
 /// Serve the SmolLM2 file at `/smollm2.gguf` on loopback.
 async fn file_server() -> String {
     let path = hearth_testkit::models::path(hearth_testkit::models::SMOLLM2);
-    let bytes = bytes::Bytes::from(std::fs::read(&path).expect("test model (cargo xtask fetch-test-models)"));
+    let bytes = bytes::Bytes::from(
+        std::fs::read(&path).expect("test model (cargo xtask fetch-test-models)"),
+    );
     let app = axum::Router::new().route(
         "/smollm2.gguf",
         axum::routing::get(move || {
@@ -104,13 +106,26 @@ async fn pull_list_show_then_serve_by_name_and_tag() {
 
     let out = hearth(d, &["pull", &url, "--name", "smollm2:135m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("success"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("success"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = hearth(d, &["cp", "smollm2:135m", "tiny"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = hearth(
         d,
-        &["create", "pirate", "--from", "smollm2:135m", "--system", "Talk like a pirate.", "--parameter", "temperature=0"],
+        &[
+            "create",
+            "pirate",
+            "--from",
+            "smollm2:135m",
+            "--system",
+            "Talk like a pirate.",
+            "--parameter",
+            "temperature=0",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -126,13 +141,26 @@ async fn pull_list_show_then_serve_by_name_and_tag() {
         assert_eq!(row.as_bytes()[id_at - 1], b' ', "{listing}");
         assert_ne!(row.as_bytes()[id_at], b' ', "{listing}");
     }
-    assert!(lines.iter().any(|l| l.starts_with("smollm2:135m ")), "{listing}");
-    assert!(lines.iter().any(|l| l.starts_with("tiny:latest ")), "{listing}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("smollm2:135m ")),
+        "{listing}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("tiny:latest ")),
+        "{listing}"
+    );
 
     let out = hearth(d, &["show", "smollm2:135m"]);
     let shown = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for needle in ["architecture", "llama", "Q4_1", "pull", url.as_str(), "sha256:"] {
+    for needle in [
+        "architecture",
+        "llama",
+        "Q4_1",
+        "pull",
+        url.as_str(),
+        "sha256:",
+    ] {
         assert!(shown.contains(needle), "{needle} missing in:\n{shown}");
     }
     let out = hearth(d, &["show", "nope"]);
@@ -144,7 +172,11 @@ async fn pull_list_show_then_serve_by_name_and_tag() {
     std::fs::write(&junk, b"not a model").unwrap();
     let out = hearth(d, &["import", junk.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("not a usable model file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a usable model file"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let server = serve(d);
     let client = reqwest::Client::new();
@@ -184,11 +216,18 @@ async fn pull_list_show_then_serve_by_name_and_tag() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ps = text(&out.stdout);
     assert_eq!(ps.lines().count(), 2, "{ps}");
-    assert!(ps.lines().nth(1).unwrap().starts_with("smollm2:135m "), "{ps}");
+    assert!(
+        ps.lines().nth(1).unwrap().starts_with("smollm2:135m "),
+        "{ps}"
+    );
 
     let out = hearth(d, &["rm", "smollm2:135m", "--bind", &server.addr]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("is loaded"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is loaded"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = hearth(d, &["rm", "tiny", "--bind", &server.addr]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     drop(server);
@@ -199,23 +238,42 @@ fn export_then_import_on_another_data_directory() {
     let here = tempfile::tempdir().unwrap();
     let there = tempfile::tempdir().unwrap();
     let model = hearth_testkit::models::path(hearth_testkit::models::SMOLLM2);
-    let out = hearth(here.path(), &["import", model.to_str().unwrap(), "smollm2:135m"]);
+    let out = hearth(
+        here.path(),
+        &["import", model.to_str().unwrap(), "smollm2:135m"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bundle = here.path().join("smollm2.bundle");
-    let out = hearth(here.path(), &["export", "smollm2:135m", bundle.to_str().unwrap()]);
+    let out = hearth(
+        here.path(),
+        &["export", "smollm2:135m", bundle.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = hearth(there.path(), &["import", bundle.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("imported smollm2:135m"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("imported smollm2:135m"),
+        "{}",
+        text(&out.stdout)
+    );
     let shown = text(&hearth(there.path(), &["show", "smollm2:135m"]).stdout);
-    let kind = shown.lines().find(|l| l.trim_start().starts_with("kind ")).unwrap_or_default();
-    assert_eq!(kind.split_whitespace().collect::<Vec<_>>(), ["kind", "import"], "{shown}");
+    let kind = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("kind "))
+        .unwrap_or_default();
+    assert_eq!(
+        kind.split_whitespace().collect::<Vec<_>>(),
+        ["kind", "import"],
+        "{shown}"
+    );
     assert!(shown.contains(&model.display().to_string()), "{shown}");
     // Removing the only name frees the file; gc finds nothing left.
     let out = hearth(there.path(), &["rm", "smollm2:135m", "--force"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let gc = text(&hearth(there.path(), &["gc"]).stdout);
     assert!(gc.starts_with("removed 0 unreferenced blob(s)"), "{gc}");
-    let blobs = std::fs::read_dir(there.path().join("registry/blobs")).unwrap().count();
+    let blobs = std::fs::read_dir(there.path().join("registry/blobs"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 0);
 }

@@ -189,7 +189,9 @@ pub fn hash_file(path: &Path) -> Result<(String, u64), RegistryError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(|e| RegistryError::io(path, e))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| RegistryError::io(path, e))?;
         if n == 0 {
             break;
         }

@@ -97,8 +97,7 @@ fn read_bundle(blobs: &BlobStore, path: &Path) -> Result<BundleManifest, Registr
         field: "file",
         message: format!("{} is not a valid Hearth bundle: {why}", path.display()),
     };
-    let mut reader =
-        BufReader::new(File::open(path).map_err(|e| RegistryError::io(path, e))?);
+    let mut reader = BufReader::new(File::open(path).map_err(|e| RegistryError::io(path, e))?);
     let mut magic = [0u8; 8];
     let mut len = [0u8; 8];
     reader
@@ -165,13 +164,21 @@ fn copy_verified(from: &mut impl Read, size: u64, to: &Path) -> Result<String, R
         left -= n as u64;
     }
     out.flush().map_err(io)?;
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(format!("sha256:{hex}"))
 }
 
 impl Registry {
     /// Write `names` and their blobs to the bundle `out`.
-    pub async fn export(&self, names: &[String], out: &Path) -> Result<BundleManifest, RegistryError> {
+    pub async fn export(
+        &self,
+        names: &[String],
+        out: &Path,
+    ) -> Result<BundleManifest, RegistryError> {
         let mut models = Vec::new();
         let mut blobs: Vec<BundleBlob> = Vec::new();
         for name in names {

@@ -155,7 +155,10 @@ pub fn parse_source(input: &str) -> Result<PullSource, RegistryError> {
     if let Some(rest) = text
         .strip_prefix("hf.co/")
         .or_else(|| text.strip_prefix("huggingface.co/"))
-        .or_else(|| text.strip_prefix("https://huggingface.co/").filter(|r| !r.contains("/resolve/")))
+        .or_else(|| {
+            text.strip_prefix("https://huggingface.co/")
+                .filter(|r| !r.contains("/resolve/"))
+        })
     {
         let (path, quant) = match rest.rsplit_once(':') {
             Some((path, quant)) => (path, Some(quant.to_owned())),
@@ -515,7 +518,10 @@ impl Registry {
                 )));
             }
             let _ = jobs
-                .finish(&job.id, Err("superseded by a newer pull of the same URL".to_owned()))
+                .finish(
+                    &job.id,
+                    Err("superseded by a newer pull of the same URL".to_owned()),
+                )
                 .await;
         }
         Ok(())
@@ -819,7 +825,12 @@ mod tests {
             src.default_name().unwrap().full(),
             "hf.co/bartowski/smollm2-gguf:q4_k_m"
         );
-        for bad in ["hf.co/only", "hf.co/a/../b", "hf.co/a/b/c.gguf:Q4", "hf.co/a/b:"] {
+        for bad in [
+            "hf.co/only",
+            "hf.co/a/../b",
+            "hf.co/a/b/c.gguf:Q4",
+            "hf.co/a/b:",
+        ] {
             assert!(parse_source(bad).is_err(), "{bad} accepted");
         }
     }
@@ -835,8 +846,12 @@ mod tests {
         assert!(parse_source("ftp://example.com/m.gguf").is_err());
         assert!(parse_source("file:///etc/passwd").is_err());
         assert!(parse_source("smollm2").is_err());
-        let url = parse_source("https://example.com/dir/SmolLM2-135M.Q4_1.gguf?download=1").unwrap();
-        assert_eq!(url.default_name().unwrap().full(), "smollm2-135m.q4_1:latest");
+        let url =
+            parse_source("https://example.com/dir/SmolLM2-135M.Q4_1.gguf?download=1").unwrap();
+        assert_eq!(
+            url.default_name().unwrap().full(),
+            "smollm2-135m.q4_1:latest"
+        );
     }
 
     #[test]

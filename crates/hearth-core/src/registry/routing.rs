@@ -51,7 +51,9 @@ fn u32_of(v: &Value) -> Option<u32> {
 pub fn apply_parameters(preset: &Preset, params: &mut SamplingParams) {
     let p = &preset.parameters;
     let get = |key: &str| p.get(key);
-    params.temperature = params.temperature.or_else(|| get("temperature").and_then(f32_of));
+    params.temperature = params
+        .temperature
+        .or_else(|| get("temperature").and_then(f32_of));
     params.top_p = params.top_p.or_else(|| get("top_p").and_then(f32_of));
     params.top_k = params.top_k.or_else(|| get("top_k").and_then(u32_of));
     params.min_p = params.min_p.or_else(|| get("min_p").and_then(f32_of));
@@ -91,7 +93,10 @@ pub fn apply_system(preset: &Preset, prompt: &mut Prompt) {
 
 #[async_trait]
 impl ChatBackend for RegistryRouting {
-    async fn generate(&self, mut request: GenerateRequest) -> Result<GenerationStream, BackendError> {
+    async fn generate(
+        &self,
+        mut request: GenerateRequest,
+    ) -> Result<GenerationStream, BackendError> {
         if let Some(route) = self.registry.route(&request.model) {
             request.model = route.target;
             if let Some(preset) = &route.preset {
@@ -171,7 +176,10 @@ mod tests {
         assert_eq!(messages[0].role, "system");
         assert_eq!(messages[0].content, "Be terse.");
         let mut own = Prompt::Chat {
-            messages: vec![ChatMessage::text("system", "mine"), ChatMessage::text("user", "hi")],
+            messages: vec![
+                ChatMessage::text("system", "mine"),
+                ChatMessage::text("user", "hi"),
+            ],
             tools: Vec::new(),
         };
         apply_system(&preset(), &mut own);

@@ -150,7 +150,10 @@ impl Registry {
     }
 
     fn served(&self) -> Option<Arc<dyn ServedModels>> {
-        self.served.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Bytes the registry may still take under the quota (`u64::MAX` without one).
@@ -436,7 +439,11 @@ impl Registry {
 
     /// What is loaded in memory (empty when nothing serves models here).
     pub async fn loaded(&self) -> Vec<LoadedModel> {
-        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let loaded = self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match loaded {
             Some(loaded) => loaded.loaded().await,
             None => Vec::new(),

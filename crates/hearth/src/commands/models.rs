@@ -310,7 +310,10 @@ pub fn show(args: ShowArgs) -> ExitCode {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&model)?);
         } else if args.template {
-            println!("{}", model.info.chat_template.as_deref().unwrap_or_default());
+            println!(
+                "{}",
+                model.info.chat_template.as_deref().unwrap_or_default()
+            );
         } else {
             print!("{}", describe(&model));
         }
@@ -346,8 +349,14 @@ fn describe(model: &RegistryModel) -> String {
             ("name", model.name.clone()),
             ("architecture", info.architecture.clone()),
             ("parameters", opt(info.parameter_count.map(parameters))),
-            ("context length", opt(info.context_length.map(|n| n.to_string()))),
-            ("embedding length", opt(info.embedding_length.map(|n| n.to_string()))),
+            (
+                "context length",
+                opt(info.context_length.map(|n| n.to_string())),
+            ),
+            (
+                "embedding length",
+                opt(info.embedding_length.map(|n| n.to_string())),
+            ),
             ("quantization", opt(info.quantization.clone())),
             ("size", human_bytes(model.size_bytes)),
         ],
@@ -410,12 +419,22 @@ pub fn ps(config: crate::cli::ConfigArgs) -> ExitCode {
             "UNTIL".to_owned(),
         ]];
         for model in loaded {
-            let field = |k: &str| model.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let field = |k: &str| {
+                model
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let size = model.get("size").and_then(|v| v.as_u64()).unwrap_or(0);
             rows.push(vec![
                 field("name"),
                 short_id(&field("digest")),
-                if size > 0 { human_bytes(size) } else { "-".to_owned() },
+                if size > 0 {
+                    human_bytes(size)
+                } else {
+                    "-".to_owned()
+                },
                 match field("expires_at") {
                     e if e.is_empty() => "-".to_owned(),
                     e => e,
@@ -440,10 +459,9 @@ async fn server_ps(config: &Config) -> anyhow::Result<Vec<serde_json::Value>> {
     if let Ok(key) = std::env::var("HEARTH_API_KEY") {
         request = request.bearer_auth(key);
     }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("no server answers on {addr} (server.bind); is `hearth serve` running?"))?;
+    let response = request.send().await.with_context(|| {
+        format!("no server answers on {addr} (server.bind); is `hearth serve` running?")
+    })?;
     anyhow::ensure!(
         response.status().is_success(),
         "the server answered {} (set HEARTH_API_KEY to a key with the models:read scope)",

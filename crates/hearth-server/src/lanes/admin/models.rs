@@ -73,7 +73,9 @@ impl From<RegistryModel> for RegistryModelView {
             context_length: m.info.context_length,
             chat_template: m.info.chat_template,
             source: serde_json::to_value(&m.source).unwrap_or(Value::Null),
-            preset: m.preset.map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
+            preset: m
+                .preset
+                .map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
             name: m.name,
             digest: m.digest,
             size_bytes: m.size_bytes,

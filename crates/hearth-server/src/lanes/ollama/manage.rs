@@ -127,7 +127,10 @@ fn parse_modelfile(text: &str) -> Result<Modelfile, ApiError> {
             let mut value = start.to_owned();
             while !value.ends_with("\"\"\"") {
                 let Some(next) = lines.next() else {
-                    return Err(ApiError::invalid("modelfile", "unterminated \"\"\" in the modelfile"));
+                    return Err(ApiError::invalid(
+                        "modelfile",
+                        "unterminated \"\"\" in the modelfile",
+                    ));
                 };
                 value.push('\n');
                 value.push_str(next);
@@ -142,7 +145,10 @@ fn parse_modelfile(text: &str) -> Result<Modelfile, ApiError> {
             "TEMPLATE" => out.template = Some(rest),
             "PARAMETER" => {
                 let (key, value) = rest.split_once(char::is_whitespace).ok_or_else(|| {
-                    ApiError::invalid("modelfile", format!("PARAMETER needs a name and a value: '{line}'"))
+                    ApiError::invalid(
+                        "modelfile",
+                        format!("PARAMETER needs a name and a value: '{line}'"),
+                    )
                 })?;
                 let value = value.trim().trim_matches('"');
                 let parsed = serde_json::from_str::<Value>(value)
@@ -164,7 +170,9 @@ fn parse_modelfile(text: &str) -> Result<Modelfile, ApiError> {
             other => {
                 return Err(ApiError::new(
                     Code::NotSupported,
-                    format!("the Modelfile instruction {other} is not supported (use FROM, SYSTEM, TEMPLATE, PARAMETER)"),
+                    format!(
+                        "the Modelfile instruction {other} is not supported (use FROM, SYSTEM, TEMPLATE, PARAMETER)"
+                    ),
                 ));
             }
         }
@@ -184,7 +192,11 @@ pub async fn create(
             "quantization is not offered by this server",
         ));
     }
-    if body.files.as_ref().is_some_and(|f| !f.is_null() && f != &json!({})) {
+    if body
+        .files
+        .as_ref()
+        .is_some_and(|f| !f.is_null() && f != &json!({}))
+    {
         return Err(ApiError::new(
             Code::NotSupported,
             "creating a model from uploaded files is not supported; import GGUF files with `hearth import`",

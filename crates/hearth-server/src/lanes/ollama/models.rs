@@ -5,8 +5,7 @@ use axum::extract::State;
 use hearth_core::models::ModelInfo;
 use hearth_types::ollama::{
     COMPAT_VERSION, ModelDetails, ModelEntry, ModelInfoMap, PsResponse, RunningModel, ShowRequest,
-    ShowResponse,
-    TagsResponse, VersionResponse,
+    ShowResponse, TagsResponse, VersionResponse,
 };
 use serde_json::json;
 
@@ -126,7 +125,10 @@ pub async fn show(
         Some(registry) => registry.get(&name).await.ok(),
         None => None,
     };
-    let preset = manifest.as_ref().and_then(|m| m.preset.clone()).unwrap_or_default();
+    let preset = manifest
+        .as_ref()
+        .and_then(|m| m.preset.clone())
+        .unwrap_or_default();
     let template = preset
         .template
         .clone()
