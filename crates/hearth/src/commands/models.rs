@@ -126,6 +126,10 @@ struct Bar {
     drawn_at: Option<Instant>,
     started: Instant,
     started_bytes: u64,
+    /// Tenths of the download reported (logs).
+    tenth: u64,
+    /// The last state seen.
+    last: Option<PullProgress>,
 }
 
 impl Bar {
@@ -136,6 +140,8 @@ impl Bar {
             drawn_at: None,
             started: Instant::now(),
             started_bytes: 0,
+            tenth: 0,
+            last: None,
         }
     }
 
@@ -150,39 +156,17 @@ impl Bar {
         }
     }
 
-    fn draw(&mut self, progress: &PullProgress) {
-        if progress.status == "failed" {
-            return;
-        }
-        let label = Bar::label(progress);
-        let changed = label != self.status;
-        let mut err = std::io::stderr().lock();
-        if changed {
-            if !self.status.is_empty() && self.tty {
-                let _ = writeln!(err);
-            }
-            self.status = label.clone();
-            self.started = Instant::now();
-            self.started_bytes = progress.completed;
-        } else if self
-            .drawn_at
-            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
-            || !self.tty
-        {
-            return;
-        }
-        self.drawn_at = Some(Instant::now());
-        let line = match progress.total {
+    /// The text of one progress state.
+    fn line(&self, label: &str, progress: &PullProgress) -> String {
+        match progress.total {
             Some(total) if progress.status == "downloading" && total > 0 => {
                 let done = progress.completed.min(total);
                 let width = 25usize;
                 let filled = (done as u128 * width as u128 / total as u128) as usize;
                 let secs = self.started.elapsed().as_secs_f64();
                 let rate = if secs > 0.5 {
-                    format!(
-                        "  {}/s",
-                        human_bytes(((done - self.started_bytes.min(done)) as f64 / secs) as u64)
-                    )
+                    let bytes = done - self.started_bytes.min(done);
+                    format!("  {}/s", human_bytes((bytes as f64 / secs) as u64))
                 } else {
                     String::new()
                 };
@@ -198,8 +182,54 @@ impl Bar {
             _ if progress.status == "downloading" => {
                 format!("{label} {}", human_bytes(progress.completed))
             }
-            _ => label,
-        };
+            _ => label.to_owned(),
+        }
+    }
+
+    fn draw(&mut self, progress: &PullProgress) {
+        if progress.status == "failed" {
+            return;
+        }
+        let label = Bar::label(progress);
+        let mut err = std::io::stderr().lock();
+        if label != self.status {
+            if self.tty && !self.status.is_empty() {
+                // A download that moved on is complete: show it whole, not the
+                // last throttled frame.
+                if let Some(mut last) = self.last.take()
+                    && last.status == "downloading"
+                    && progress.status != "failed"
+                {
+                    last.completed = last.total.unwrap_or(last.completed);
+                    let _ = write!(err, "\r\x1b[K{}", self.line(&self.status, &last));
+                }
+                let _ = writeln!(err);
+            }
+            self.status = label.clone();
+            self.started = Instant::now();
+            self.started_bytes = progress.completed;
+        } else if self.tty {
+            if self
+                .drawn_at
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+            {
+                self.last = Some(progress.clone());
+                return;
+            }
+        } else {
+            // Not a terminal (a log): a line per tenth of the download.
+            let tenth = match progress.total {
+                Some(total) if total > 0 => progress.completed.min(total) * 10 / total,
+                _ => return,
+            };
+            if tenth == self.tenth {
+                return;
+            }
+            self.tenth = tenth;
+        }
+        self.drawn_at = Some(Instant::now());
+        self.last = Some(progress.clone());
+        let line = self.line(&label, progress);
         if self.tty {
             let _ = write!(err, "\r\x1b[K{line}");
         } else {
