@@ -2,7 +2,8 @@
 //!
 //! - [`model`]: checks a GGUF header ([`model::gguf`]), loads the file with mmap,
 //!   exposes its metadata ([`ModelInfo`]) and vocabulary. The crate's only
-//!   `unsafe` is the logging callback in `model/logging.rs`.
+//!   `unsafe` is the logging callback in `model/logging.rs` and the
+//!   quantization call in `model/quantize.rs`.
 //! - [`template`]: the model's Jinja chat template, rendered with minijinja.
 //! - [`scheduler`]: one thread per model owning its llama context; continuous
 //!   batching with chunked prefill, fair admission, bounded queue, prefix cache.

@@ -57,6 +57,12 @@ pub enum Command {
     Create(CreateArgs),
     /// Delete files of the registry no model uses.
     Gc(ConfigArgs),
+    /// Write a model again with another quantization (Q8_0, Q4_K_M, …) under a new name.
+    Quantize(QuantizeArgs),
+    /// Internal: quantize one GGUF file (run by `hearth quantize` and the server
+    /// in a child process, so a native crash fails only the job).
+    #[command(hide = true)]
+    QuantizeFile(QuantizeFileArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
@@ -128,6 +134,39 @@ pub struct ImportArgs {
     pub link: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// `hearth quantize`
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// Model to quantize.
+    pub model: String,
+    /// Target type: F16, Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q5_1, Q5_0, Q4_K_M, Q4_K_S,
+    /// Q4_1, Q4_0, Q3_K_L, Q3_K_M, Q3_K_S, Q2_K.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub file_type: String,
+    /// Name of the result; default: NAME:TAG-TYPE.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of the hidden `hearth quantize-file`.
+#[derive(Debug, Args)]
+pub struct QuantizeFileArgs {
+    /// The GGUF file read.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The GGUF file written.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Target type.
+    #[arg(long = "type")]
+    pub file_type: String,
+    /// Threads (0: llama.cpp's choice).
+    #[arg(long, default_value_t = 0)]
+    pub threads: u32,
 }
 
 /// `hearth export`

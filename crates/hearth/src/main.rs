@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Command::Cp(args) => commands::models::cp(args),
         Command::Create(args) => commands::models::create(args),
         Command::Gc(args) => commands::models::gc(args),
+        Command::Quantize(args) => commands::models::quantize(args),
+        Command::QuantizeFile(args) => commands::models::quantize_file(args),
         Command::Version => commands::version(),
         Command::Runner(args) => commands::engine::runner(args),
     }

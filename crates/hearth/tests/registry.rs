@@ -277,3 +277,31 @@ fn export_then_import_on_another_data_directory() {
         .count();
     assert_eq!(blobs, 0);
 }
+
+#[test]
+fn quantize_writes_a_new_model_with_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = hearth_testkit::models::path(hearth_testkit::models::SMOLLM2);
+    let out = hearth(d, &["import", model.to_str().unwrap(), "smollm2:135m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hearth(d, &["quantize", "smollm2:135m", "--type", "bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("one of F16, Q8_0"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hearth(d, &["quantize", "smollm2:135m", "--type", "q8_0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "created smollm2:135m-q8_0");
+    let out = hearth(d, &["show", "smollm2:135m-q8_0", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["info"]["quantization"], "Q8_0");
+    assert_eq!(shown["source"]["kind"], "quantize");
+    assert_eq!(shown["source"]["parent"], "smollm2:135m");
+    let partial = std::fs::read_dir(d.join("registry/partial"))
+        .unwrap()
+        .count();
+    assert_eq!(partial, 0);
+}

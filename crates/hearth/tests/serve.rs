@@ -189,6 +189,7 @@ fn every_subcommand_has_help() {
         vec!["cp", "--help"],
         vec!["create", "--help"],
         vec!["gc", "--help"],
+        vec!["quantize", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

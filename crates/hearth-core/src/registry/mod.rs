@@ -19,6 +19,7 @@
 pub mod blobs;
 pub mod bundle;
 pub mod pull;
+pub mod quantize;
 pub mod routing;
 mod service;
 

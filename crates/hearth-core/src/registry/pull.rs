@@ -527,24 +527,35 @@ impl Registry {
         Ok(())
     }
 
-    /// Start again every queued pull (after a restart, with the jobs left
-    /// `running` requeued first). Returns how many were started.
+    /// Start again every queued pull and quantization (after a restart, with
+    /// the jobs left `running` requeued first). Returns how many were started.
     pub async fn resume_pulls(self: &Arc<Self>) -> Result<usize, RegistryError> {
         self.fetcher()?;
         let queued = self.store.jobs().list(Some(JobState::Queued), 1000).await?;
         let mut started = 0;
-        for job in queued.into_iter().filter(|j| j.kind == PULL_JOB) {
-            match serde_json::from_value::<PullJob>(job.payload.clone()) {
-                Ok(pull) => {
+        for job in queued {
+            let spawned = match job.kind.as_str() {
+                PULL_JOB => serde_json::from_value::<PullJob>(job.payload.clone()).map(|pull| {
                     tracing::info!(job = %job.id, model = %pull.name, "resuming pull");
-                    self.spawn_pull(job.id, pull);
-                    started += 1;
+                    self.spawn_pull(job.id.clone(), pull);
+                }),
+                super::quantize::QUANTIZE_JOB if self.quantizer.is_some() => {
+                    serde_json::from_value::<super::quantize::QuantizeJob>(job.payload.clone()).map(
+                        |q| {
+                            tracing::info!(job = %job.id, model = %q.name, "restarting quantization");
+                            self.spawn_quantize(job.id.clone(), q);
+                        },
+                    )
                 }
+                _ => continue,
+            };
+            match spawned {
+                Ok(()) => started += 1,
                 Err(e) => {
                     let _ = self
                         .store
                         .jobs()
-                        .finish(&job.id, Err(format!("unreadable pull job: {e}")))
+                        .finish(&job.id, Err(format!("unreadable job: {e}")))
                         .await;
                 }
             }

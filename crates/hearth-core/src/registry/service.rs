@@ -64,6 +64,7 @@ pub struct Registry {
     inspector: Arc<dyn ModelInspector>,
     pub(super) fetcher: Option<Arc<dyn Fetcher>>,
     converter: Option<Arc<dyn ConvertHook>>,
+    pub(super) quantizer: Option<Arc<dyn super::quantize::QuantizeHook>>,
     served: RwLock<Option<Arc<dyn ServedModels>>>,
     loaded: RwLock<Option<Arc<dyn LoadedModels>>>,
     pub(super) ops: tokio::sync::Mutex<()>,
@@ -112,6 +113,7 @@ impl Registry {
             inspector,
             fetcher: None,
             converter: None,
+            quantizer: None,
             served: RwLock::default(),
             loaded: RwLock::default(),
             ops: tokio::sync::Mutex::new(()),
@@ -130,6 +132,12 @@ impl Registry {
     /// Convert checkpoints with `converter`.
     pub fn with_converter(mut self, converter: Arc<dyn ConvertHook>) -> Registry {
         self.converter = Some(converter);
+        self
+    }
+
+    /// Quantize models with `quantizer`.
+    pub fn with_quantizer(mut self, quantizer: Arc<dyn super::quantize::QuantizeHook>) -> Registry {
+        self.quantizer = Some(quantizer);
         self
     }
 

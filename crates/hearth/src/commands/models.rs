@@ -17,7 +17,10 @@ use hearth_core::store::Store;
 use hearth_engine::GgufInspector;
 
 use super::accounts::run;
-use crate::cli::{CpArgs, CreateArgs, ExportArgs, ImportArgs, PullArgs, RmArgs, ShowArgs};
+use crate::cli::{
+    CpArgs, CreateArgs, ExportArgs, ImportArgs, PullArgs, QuantizeArgs, QuantizeFileArgs, RmArgs,
+    ShowArgs,
+};
 
 /// Where the registry of `config` lives and how large it may grow.
 pub fn registry_options(config: &Config) -> RegistryOptions {
@@ -33,8 +36,110 @@ pub fn registry(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Regist
     let fetcher = hearth_providers::fetch::HttpFetcher::new().map_err(anyhow::Error::msg)?;
     Ok(
         Registry::new(store, &registry_options(config), Arc::new(GgufInspector))
-            .with_fetcher(Arc::new(fetcher)),
+            .with_fetcher(Arc::new(fetcher))
+            .with_quantizer(Arc::new(ChildQuantizer {
+                threads: config.engine.threads,
+            })),
     )
+}
+
+/// Quantizes in a child process of this binary (`hearth quantize-file`), so a
+/// native crash in llama.cpp fails the job, not the caller.
+struct ChildQuantizer {
+    threads: u32,
+}
+
+impl hearth_core::registry::quantize::QuantizeHook for ChildQuantizer {
+    fn types(&self) -> Vec<String> {
+        hearth_engine::model::quantize::TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect()
+    }
+
+    fn quantize(
+        &self,
+        input: &std::path::Path,
+        output: &std::path::Path,
+        file_type: &str,
+    ) -> Result<(), String> {
+        let program =
+            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let out = std::process::Command::new(program)
+            .arg("quantize-file")
+            .arg("--input")
+            .arg(input)
+            .arg("--output")
+            .arg(output)
+            .args(["--type", file_type, "--threads", &self.threads.to_string()])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start the quantizer: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Err(format!("{} ({})", tail.join(" / "), out.status))
+    }
+}
+
+/// `hearth quantize-file` (hidden): the child side of [`ChildQuantizer`].
+pub fn quantize_file(args: QuantizeFileArgs) -> ExitCode {
+    match hearth_engine::model::quantize::quantize(
+        &args.input,
+        &args.output,
+        &args.file_type,
+        args.threads,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hearth quantize-file: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `hearth quantize MODEL --type TYPE`
+pub fn quantize(args: QuantizeArgs) -> ExitCode {
+    run(&args.config, |config| async move {
+        let (store, registry) = open(&config).await?;
+        let job = registry
+            .start_quantize(&args.model, &args.file_type, args.name.as_deref())
+            .await?;
+        eprintln!(
+            "quantizing {} to {} (job {})",
+            args.model,
+            args.file_type.to_uppercase(),
+            job.id
+        );
+        let outcome = loop {
+            let job = store.jobs().get(&job.id).await?;
+            match job.state {
+                JobState::Succeeded => {
+                    let name = job
+                        .result
+                        .as_ref()
+                        .and_then(|r| r.get("name"))
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    println!("created {name}");
+                    break Ok(());
+                }
+                JobState::Failed | JobState::Cancelled => {
+                    break Err(anyhow::anyhow!(
+                        job.error
+                            .unwrap_or_else(|| "quantization failed".to_owned())
+                    ));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        store.close().await;
+        outcome
+    })
 }
 
 /// The registry of a server: its models published to the engine's table (and

@@ -34,6 +34,8 @@ pub fn routes() -> Vec<Route> {
             req: Some("DeleteBody"), res: Some("RegistryModelView"), post(models::delete)),
         route!(POST "/admin/models/presets", Hearth, Scope("admin"), None, "createPreset", "A named model with default parameters, system prompt or template.",
             req: Some("PresetBody"), res: Some("RegistryModelView"), post(models::create_preset)),
+        route!(POST "/admin/models/quantize", Hearth, Scope("admin"), None, "quantizeModel", "Quantize a model to another type under a new name, as a persisted job (202).",
+            req: Some("QuantizeBody"), res: Some("JobView"), post(models::quantize)),
         route!(GET "/admin/models/loaded", Hearth, Scope("admin"), None, "listLoadedModels", "Models loaded in memory.",
             req: None, res: Some("LoadedListView"), get(models::loaded)),
         route!(POST "/admin/models/gc", Hearth, Scope("admin"), None, "collectModelBlobs", "Delete registry files no model uses.",
@@ -82,4 +84,5 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<models::PresetBody>()
         .schema_from::<models::LoadedListView>()
         .schema_from::<models::GcView>()
+        .schema_from::<models::QuantizeBody>()
 }

@@ -277,3 +277,28 @@ pub async fn gc(State(state): State<AppState>) -> Result<Json<GcView>, ApiError>
         freed_bytes: report.bytes,
     }))
 }
+
+/// Body of `POST /admin/models/quantize`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizeBody {
+    /// The model to quantize.
+    pub model: String,
+    /// Target type (`Q8_0`, `Q4_K_M`, …).
+    #[serde(rename = "type")]
+    pub file_type: String,
+    /// Name of the result; default `NAME:TAG-TYPE`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /admin/models/quantize`
+pub async fn quantize(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<QuantizeBody>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let job = pulls::registry(&state)?
+        .start_quantize(&body.model, &body.file_type, body.name.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(JobView::from(job))))
+}
