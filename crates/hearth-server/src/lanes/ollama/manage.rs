@@ -81,13 +81,15 @@ pub async fn pull(
     }
 }
 
-/// `DELETE /api/delete`
+/// `DELETE /api/delete`. Like Ollama, a loaded model is deleted too (its
+/// loaded copy serves on until unloaded); Hearth's own `rm` and
+/// `/admin/models/delete` refuse that unless forced.
 pub async fn delete(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DeleteRequest>,
 ) -> Result<Response, ApiError> {
     let name = required(body.model.or(body.name), "model")?;
-    pulls::registry(&state)?.remove(&name, false).await?;
+    pulls::registry(&state)?.remove(&name, true).await?;
     Ok(().into_response())
 }
 

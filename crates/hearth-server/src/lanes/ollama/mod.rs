@@ -50,7 +50,7 @@ pub fn routes() -> Vec<Route> {
             "Pull an `https://` URL or `hf.co/ORG/REPO:QUANT` into the registry; NDJSON progress unless `stream: false`.",
             req: Some("OllamaPullRequest"), res: Some("OllamaProgressResponse"), post(manage::pull)),
         route!(DELETE "/api/delete", Ollama, Scope("models:write"), api, "ollamaDelete",
-            "Remove a model (refused while it is loaded).",
+            "Remove a model (also when loaded, as Ollama does).",
             req: Some("OllamaDeleteRequest"), res: None, delete(manage::delete)),
         route!(POST "/api/copy", Ollama, Scope("models:write"), api, "ollamaCopy",
             "Another name for a model.",
