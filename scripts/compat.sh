@@ -24,7 +24,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 echo "==> compatibility suite against http://127.0.0.1:$port"
-HEARTH_URL="http://127.0.0.1:$port" HEARTH_API_KEY="$key" \
+HEARTH_URL="http://127.0.0.1:$port" HEARTH_API_KEY="$key" HEARTH_MODEL_FILE="$model" \
     HEARTH_CHAT_MODEL=smollm2-135m-instruct-q4_1 HEARTH_EMBED_MODEL=smollm2-135m-instruct-q4_1 \
     HEARTH_COMPAT_VENV="${HEARTH_COMPAT_VENV:-$HOME/.cache/hearth/compat-venv}" \
     tests/compat/run.sh -q -rs || { echo "--- server log"; tail -n 50 "$log"; exit 1; }

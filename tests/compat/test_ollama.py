@@ -1,11 +1,12 @@
 """The Ollama lane through the official `ollama` package."""
 
 import json
+import os
 
 import ollama
 import pytest
 
-from conftest import PERSON_SCHEMA, WEATHER_TOOL
+from conftest import IS_FAKE, PERSON_SCHEMA, WEATHER_TOOL
 
 HI = [{"role": "user", "content": "Say hello."}]
 
@@ -102,3 +103,56 @@ def test_errors(ollama_client, chat_model):
         ollama_client.chat(model=chat_model, messages=HI, options={"top_p": 7})
     assert err.value.status_code == 400
     assert "top_p" in err.value.error
+
+
+@pytest.fixture()
+def model_url(tmp_path):
+    """The test model served over loopback HTTP as `compat-pulled.gguf`."""
+    import functools
+    import http.server
+    import threading
+
+    source = os.environ.get("HEARTH_MODEL_FILE")
+    if IS_FAKE or not source:
+        pytest.skip("needs the real server and HEARTH_MODEL_FILE")
+    (tmp_path / "compat-pulled.gguf").symlink_to(source)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/compat-pulled.gguf"
+    server.shutdown()
+
+
+def test_model_management(ollama_client, model_url):
+    progress = list(ollama_client.pull(model_url, stream=True))
+    assert progress[0].status == "pulling manifest"
+    assert progress[-1].status == "success"
+    assert any(p.completed and p.total for p in progress)
+    names = [m.model for m in ollama_client.list().models]
+    assert "compat-pulled" in names
+
+    ollama_client.copy("compat-pulled", "compat-copy")
+    ollama_client.create(
+        model="compat-preset",
+        from_="compat-copy",
+        system="Answer in one word.",
+        parameters={"temperature": 0.1, "stop": ["###"]},
+    )
+    show = ollama_client.show("compat-preset")
+    assert "Answer in one word." in show.modelfile
+    assert "temperature" in show.parameters
+    reply = ollama_client.chat(model="compat-preset", messages=HI, options={"num_predict": 3})
+    assert reply.message.role == "assistant"
+
+    with pytest.raises(ollama.ResponseError) as err:
+        ollama_client.push("compat-preset")
+    assert err.value.status_code == 501
+    for name in ["compat-preset", "compat-copy", "compat-pulled"]:
+        ollama_client.delete(name)
+    with pytest.raises(ollama.ResponseError) as err:
+        ollama_client.delete("compat-pulled")
+    assert err.value.status_code == 404
+    with pytest.raises(ollama.ResponseError) as err:
+        ollama_client.pull("llama3.2")
+    assert err.value.status_code == 400

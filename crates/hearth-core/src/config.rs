@@ -523,6 +523,11 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "models.quota_mb",
+        "Disk quota of the model registry (DATA_DIR/registry) in MiB; pulls and imports beyond it are refused. 0: none.",
+        None,
+    ),
+    (
         "engine.threads",
         "CPU threads per model (0 = physical cores).",
         None,

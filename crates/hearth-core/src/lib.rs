@@ -11,6 +11,7 @@ pub mod embed;
 pub mod jobs;
 pub mod limits;
 pub mod models;
+pub mod registry;
 pub mod store;
 pub mod usage;
 pub mod validate;

@@ -8,6 +8,7 @@ use hearth_types::{Code, ErrorCode};
 use crate::auth::AccountRepo;
 use crate::conversations::ConversationRepo;
 use crate::jobs::JobRepo;
+use crate::registry::RegistryRepo;
 use crate::usage::UsageRepo;
 
 /// Errors of any storage adapter.
@@ -72,6 +73,8 @@ pub trait Store: Send + Sync {
     fn conversations(&self) -> &dyn ConversationRepo;
     /// Usage records and per-subject quota overrides.
     fn usage(&self) -> &dyn UsageRepo;
+    /// Model manifests of the registry.
+    fn registry(&self) -> &dyn RegistryRepo;
     /// Close connections, flushing what the engine buffers.
     async fn close(&self);
 }

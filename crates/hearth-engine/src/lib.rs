@@ -2,7 +2,8 @@
 //!
 //! - [`model`]: checks a GGUF header ([`model::gguf`]), loads the file with mmap,
 //!   exposes its metadata ([`ModelInfo`]) and vocabulary. The crate's only
-//!   `unsafe` is the logging callback in `model/logging.rs`.
+//!   `unsafe` is the logging callback in `model/logging.rs` and the
+//!   quantization call in `model/quantize.rs`.
 //! - [`template`]: the model's Jinja chat template, rendered with minijinja.
 //! - [`scheduler`]: one thread per model owning its llama context; continuous
 //!   batching with chunked prefill, fair admission, bounded queue, prefix cache.
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod local;
 pub mod model;
+pub mod registry;
 pub mod runner;
 pub mod sampling;
 pub mod scheduler;
@@ -30,6 +32,7 @@ pub use engine::{Engine, EngineConfig, LoadedModel};
 pub use error::EngineError;
 pub use local::{LocalModels, ModelFile, ModelFiles};
 pub use model::{LoadOptions, Model, ModelInfo};
+pub use registry::GgufInspector;
 pub use runner::{Residency, RunnerCommand, Supervisor};
 pub use sampling::SamplingDefaults;
 pub use scheduler::{KvLayout, PrefixScope, SchedulerConfig};

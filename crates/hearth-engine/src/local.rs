@@ -95,6 +95,28 @@ impl ModelFiles {
         self.register(&default_name(path), path)
     }
 
+    /// Serve `path` under `name` with metadata already read (the registry's).
+    pub fn insert(&self, name: &str, path: &Path, info: ModelInfo) {
+        // The KV shape for memory estimates (a header read; 0 if it fails, and
+        // then loading fails with the reason).
+        let kv_bytes_per_token = gguf::read_header(path).map_or(0, |h| kv_bytes_per_token(&h));
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.insert(
+            canonical(name).to_owned(),
+            ModelFile {
+                path: path.to_owned(),
+                info,
+                kv_bytes_per_token,
+            },
+        );
+    }
+
+    /// Stop serving `name`; returns whether it was there.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(canonical(name)).is_some()
+    }
+
     /// Register every `*.gguf` in `dir` (not recursive). Files whose header is
     /// invalid are skipped and returned with their error, so one bad file never
     /// stops the others.
@@ -322,7 +344,7 @@ fn kv_bytes_per_token(header: &GgufHeader) -> u64 {
 }
 
 /// What the header alone says, before any weights are loaded.
-fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
+pub(crate) fn describe(name: &str, path: &Path, header: &GgufHeader) -> ModelInfo {
     let metadata = std::fs::metadata(path).ok();
     let template = header.string("tokenizer.chat_template").map(str::to_owned);
     let architecture = header.architecture().unwrap_or("unknown").to_owned();

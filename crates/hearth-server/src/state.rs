@@ -11,6 +11,7 @@ use hearth_core::config::Config;
 use hearth_core::conversations::{ConversationService, ConversationSettings};
 use hearth_core::limits::{InProcessLimiter, Limiter};
 use hearth_core::models::ModelCatalog;
+use hearth_core::registry::Registry;
 use hearth_core::store::Store;
 use hearth_core::usage::{MeteredChat, MeteredEmbed, QuotaSettings, Quotas, UsageRecorder};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -44,6 +45,9 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Request budgets (in-process unless replaced with [`AppState::with_accounts`]).
     pub limiter: Arc<dyn Limiter>,
+    /// The model registry (pull, copy, delete, presets); `None` when this
+    /// server manages no models (model management routes then refuse).
+    pub registry: Option<Arc<Registry>>,
 }
 
 /// What the binary (or a test) wires into a state.
@@ -103,7 +107,14 @@ impl AppState {
             metrics: parts.metrics,
             shutting_down: Arc::new(AtomicBool::new(false)),
             started_at: Instant::now(),
+            registry: None,
         }
+    }
+
+    /// The same state managing models with `registry`.
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// The same state with another limiter (Redis, shared by replicas) and

@@ -14,6 +14,7 @@ mod jobs;
 mod migrate;
 mod open;
 mod redis_limiter;
+mod registry;
 mod usage;
 
 pub use open::{OpenOptions, open};

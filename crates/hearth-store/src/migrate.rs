@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0004_usage.sql"),
     ),
     (
+        5,
+        "registry",
+        include_str!("../migrations/sqlite/0005_registry.sql"),
+        include_str!("../migrations/postgres/0005_registry.sql"),
+    ),
+    (
         6,
         "conversation context and personas",
         include_str!("../migrations/sqlite/0006_conversation_context_personas.sql"),

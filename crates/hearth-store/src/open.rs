@@ -10,6 +10,7 @@ use hearth_core::auth::AccountRepo;
 use hearth_core::config::SqliteSync;
 use hearth_core::conversations::ConversationRepo;
 use hearth_core::jobs::JobRepo;
+use hearth_core::registry::RegistryRepo;
 use hearth_core::store::{Store, StoreError, StoreKind};
 use hearth_core::usage::UsageRepo;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -18,6 +19,7 @@ use sqlx::{AnyPool, Executor};
 use crate::accounts::SqlAccounts;
 use crate::conversations::SqlConversations;
 use crate::jobs::SqlJobs;
+use crate::registry::SqlRegistry;
 use crate::usage::SqlUsage;
 
 /// How to open the store.
@@ -87,6 +89,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, St
         accounts: SqlAccounts::new(pool.clone()),
         conversations: SqlConversations::new(pool.clone(), kind),
         usage: SqlUsage::new(pool.clone()),
+        registry: SqlRegistry::new(pool.clone()),
         pool,
         kind,
     }))
@@ -135,6 +138,7 @@ struct SqlStore {
     accounts: SqlAccounts,
     conversations: SqlConversations,
     usage: SqlUsage,
+    registry: SqlRegistry,
 }
 
 #[async_trait]
@@ -165,6 +169,10 @@ impl Store for SqlStore {
 
     fn usage(&self) -> &dyn UsageRepo {
         &self.usage
+    }
+
+    fn registry(&self) -> &dyn RegistryRepo {
+        &self.registry
     }
 
     async fn close(&self) {

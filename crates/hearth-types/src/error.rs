@@ -93,6 +93,10 @@ codes! {
     ProviderUnavailable => ("E_PROVIDER_UNAVAILABLE", 503, Unavailable),
     /// The server is shutting down or a dependency (storage) is not ready.
     Unavailable => ("E_UNAVAILABLE", 503, Unavailable),
+    /// The models would exceed the disk quota (`models.quota_mb`).
+    StorageQuota => ("E_STORAGE_QUOTA", 507, InvalidRequest),
+    /// The operation is not offered by this server.
+    NotSupported => ("E_NOT_SUPPORTED", 501, InvalidRequest),
     /// An unexpected failure; details are in the server log under the request id.
     Internal => ("E_INTERNAL", 500, Internal),
 }

@@ -38,6 +38,37 @@ pub enum Command {
     /// Convert a BERT-family sentence-transformers checkpoint (safetensors +
     /// tokenizer) into a GGUF embedding model.
     Convert(ConvertArgs),
+    /// Download a model into the registry: an https:// URL or a Hugging Face
+    /// reference (hf.co/ORG/REPO:QUANT, hf.co/ORG/REPO/FILE.gguf). Resumes an
+    /// interrupted download of the same URL.
+    Pull(PullArgs),
+    /// Import a local GGUF file, or a bundle written by `hearth export`, into the
+    /// registry (works while the server is stopped).
+    Import(ImportArgs),
+    /// Write a model and its file to a bundle that `hearth import` reads on
+    /// another machine, without network.
+    Export(ExportArgs),
+    /// List the models of the registry.
+    #[command(visible_alias = "ls")]
+    List(ConfigArgs),
+    /// Show a model's metadata, capabilities, provenance and preset.
+    Show(ShowArgs),
+    /// List the models the running server has loaded.
+    Ps(ConfigArgs),
+    /// Remove models (their files go when no other name uses them).
+    Rm(RmArgs),
+    /// Copy a model to another name (no bytes are copied).
+    Cp(CpArgs),
+    /// Create a preset: a name for a model with default parameters and system prompt.
+    Create(CreateArgs),
+    /// Delete files of the registry no model uses.
+    Gc(ConfigArgs),
+    /// Write a model again with another quantization (Q8_0, Q4_K_M, …) under a new name.
+    Quantize(QuantizeArgs),
+    /// Internal: quantize one GGUF file (run by `hearth quantize` and the server
+    /// in a child process, so a native crash fails only the job).
+    #[command(hide = true)]
+    QuantizeFile(QuantizeFileArgs),
     /// Print the version.
     Version,
     /// Internal: serve one model to the server over a Unix socket (started by
@@ -119,6 +150,140 @@ pub struct RunnerArgs {
     /// Log filter for the runner's stderr (read by the server).
     #[arg(long, default_value = "warn")]
     pub log_level: String,
+}
+
+/// `hearth pull`
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// URL or Hugging Face reference.
+    pub source: String,
+    /// Name to record (name:tag); default: from the source.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Expected digest (sha256:HEX); the download is discarded when it differs.
+    #[arg(long)]
+    pub digest: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The GGUF file or bundle.
+    pub file: PathBuf,
+    /// Name to record (name:tag); default: the file stem (bundles carry their names).
+    pub name: Option<String>,
+    /// Hard-link the file instead of copying it (same file system; the file
+    /// must then never be modified in place).
+    #[arg(long)]
+    pub link: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth quantize`
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// Model to quantize.
+    pub model: String,
+    /// Target type: F16, Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q5_1, Q5_0, Q4_K_M, Q4_K_S,
+    /// Q4_1, Q4_0, Q3_K_L, Q3_K_M, Q3_K_S, Q2_K.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub file_type: String,
+    /// Name of the result; default: NAME:TAG-TYPE.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of the hidden `hearth quantize-file`.
+#[derive(Debug, Args)]
+pub struct QuantizeFileArgs {
+    /// The GGUF file read.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The GGUF file written.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Target type.
+    #[arg(long = "type")]
+    pub file_type: String,
+    /// Threads (0: llama.cpp's choice).
+    #[arg(long, default_value_t = 0)]
+    pub threads: u32,
+}
+
+/// `hearth export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Model name.
+    pub name: String,
+    /// The bundle to write.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Model name.
+    pub name: String,
+    /// Print only the chat template.
+    #[arg(long, conflicts_with = "json")]
+    pub template: bool,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth rm`
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Model names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Remove even when the running server has the model loaded.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth cp`
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Existing model.
+    pub source: String,
+    /// New name.
+    pub destination: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `hearth create`
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the preset.
+    pub name: String,
+    /// The model it is based on.
+    #[arg(long)]
+    pub from: String,
+    /// Default system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// A file with a chat template replacing the model's.
+    #[arg(long, value_name = "FILE")]
+    pub template_file: Option<PathBuf>,
+    /// A default option, KEY=VALUE (temperature, top_p, top_k, num_ctx, stop, seed, …); repeatable.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]

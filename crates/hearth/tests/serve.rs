@@ -256,6 +256,18 @@ fn every_subcommand_has_help() {
         vec!["convert", "--help"],
         vec!["user", "quota", "--help"],
         vec!["key", "quota", "--help"],
+        vec!["pull", "--help"],
+        vec!["import", "--help"],
+        vec!["export", "--help"],
+        vec!["list", "--help"],
+        vec!["ls", "--help"],
+        vec!["show", "--help"],
+        vec!["ps", "--help"],
+        vec!["rm", "--help"],
+        vec!["cp", "--help"],
+        vec!["create", "--help"],
+        vec!["gc", "--help"],
+        vec!["quantize", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -14,6 +14,9 @@ pub struct ModelsConfig {
     pub dir: Option<PathBuf>,
     /// More GGUF files to serve, each named by its file stem.
     pub files: Vec<PathBuf>,
+    /// Disk quota of the model registry (`DATA_DIR/registry`) in MiB; a pull or
+    /// import that would exceed it is refused. 0: no quota.
+    pub quota_mb: u64,
 }
 
 /// Who may reuse whose cached prompt prefix.

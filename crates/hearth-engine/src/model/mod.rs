@@ -10,6 +10,7 @@
 pub mod arch;
 pub mod gguf;
 mod logging;
+pub mod quantize;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

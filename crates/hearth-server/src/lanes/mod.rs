@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod meta;
 pub mod ollama;
 pub mod openai;
+pub mod pulls;
 pub mod stream;
 pub mod ui;
 pub mod views;

@@ -2,6 +2,7 @@
 //! JavaScript) send and parse them. Streams are NDJSON: one of the response
 //! objects per line, the last with `done: true`. Unknown fields are ignored.
 
+pub mod manage;
 pub mod models;
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use manage::*;
 pub use models::*;
 
 /// The version `/api/version` reports. Clients gate features on it: VS Code's

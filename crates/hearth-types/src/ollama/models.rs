@@ -77,6 +77,9 @@ pub struct ShowResponse {
     pub model_info: ModelInfoMap,
     /// `completion`, `tools`, `insert`, `embedding`.
     pub capabilities: Vec<String>,
+    /// The licence the model declares, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
     /// RFC 3339 time.
     pub modified_at: String,
 }

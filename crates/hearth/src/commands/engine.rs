@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hearth_core::backend::{ChatBackend, EmbedBackend};
 use hearth_core::config::{Config, EngineSettings, Isolation, PrefixCacheScope};
 use hearth_core::models::{KeepAlive, ModelCatalog};
+use hearth_core::registry::LoadedModels;
 use hearth_engine::{
     Engine, EngineConfig, LocalModels, ModelFiles, PrefixScope, Residency, RunnerCommand,
     SchedulerConfig, Supervisor,
@@ -27,6 +28,10 @@ pub struct Models {
     pub catalog: Arc<dyn ModelCatalog>,
     /// The runner supervisor, when models run in processes (stopped at shutdown).
     pub supervisor: Option<Arc<Supervisor>>,
+    /// The table of servable files (the registry publishes its models there).
+    pub files: Arc<ModelFiles>,
+    /// What is loaded.
+    pub loaded: Arc<dyn LoadedModels>,
 }
 
 /// The engine settings of the configuration as the engine's own.
@@ -85,8 +90,10 @@ pub fn models(config: &Config) -> anyhow::Result<Models> {
             Ok(Models {
                 chat: local.clone(),
                 embed: local.clone(),
-                catalog: local,
+                catalog: local.clone(),
                 supervisor: None,
+                files: local.files().clone(),
+                loaded: local,
             })
         }
         Isolation::Process => {
@@ -105,6 +112,8 @@ pub fn models(config: &Config) -> anyhow::Result<Models> {
                 chat: supervisor.clone(),
                 embed: supervisor.clone(),
                 catalog: supervisor.clone(),
+                files: supervisor.files().clone(),
+                loaded: supervisor.clone(),
                 supervisor: Some(supervisor),
             })
         }

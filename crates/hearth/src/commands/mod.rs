@@ -11,6 +11,7 @@ pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod key;
+pub mod models;
 pub mod quota;
 pub mod run;
 pub mod serve;

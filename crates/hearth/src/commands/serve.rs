@@ -114,15 +114,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let models = super::engine::models(&config)?;
     let supervisor = models.supervisor.clone();
+    let registry = super::models::serve_registry(&config, &store, &models).await?;
+    // Copies and presets reach the model that loads their file, with the
+    // preset's defaults.
+    let routed = Arc::new(hearth_core::registry::RegistryRouting::new(
+        models.chat,
+        models.embed,
+        registry.clone(),
+    ));
     let state = AppState::new(Parts {
         config: config.clone(),
         store: store.clone(),
-        chat: models.chat,
-        embed: models.embed,
+        chat: routed.clone(),
+        embed: routed,
         models: models.catalog,
         metrics,
     });
-    let state = super::accounts::wire(state, &config, addr).await?;
+    let state = super::accounts::wire(state.with_registry(registry), &config, addr).await?;
     // Before serving: answers left `streaming` by the last process are marked
     // `error` (no generation of this process exists yet).
     let interrupted = state.conversations.recover_interrupted().await?;

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod invites;
 pub mod jobs;
 pub mod keys;
+pub mod models;
 pub mod sessions;
 pub mod usage;
 pub mod users;
@@ -23,6 +24,24 @@ pub fn routes() -> Vec<Route> {
             req: None, res: Some("JobListView"), get(jobs::list)),
         route!(GET "/admin/jobs/{id}", Hearth, Scope("admin"), None, "getJob", "One persisted job.",
             req: None, res: Some("JobView"), get(jobs::get)),
+        route!(GET "/admin/models", Hearth, Scope("admin"), None, "listRegistryModels", "Registry models, disk use and quota.",
+            req: None, res: Some("RegistryModelListView"), get(models::list)),
+        route!(GET "/admin/models/show", Hearth, Scope("admin"), None, "showRegistryModel", "One registry model (`?name=`): metadata, template, provenance, preset.",
+            req: None, res: Some("RegistryModelView"), get(models::show)),
+        route!(POST "/admin/models/pull", Hearth, Scope("admin"), None, "pullModel", "Pull a model (URL or hf.co reference) as a persisted job: 202 with the job, or an NDJSON progress stream with `stream: true`.",
+            req: Some("PullBody"), res: Some("JobView"), post(models::pull)),
+        route!(POST "/admin/models/copy", Hearth, Scope("admin"), None, "copyModel", "Another name for a model (no bytes copied).",
+            req: Some("CopyBody"), res: Some("RegistryModelView"), post(models::copy)),
+        route!(POST "/admin/models/delete", Hearth, Scope("admin"), None, "deleteModel", "Remove a model (refused while loaded unless `force`); its file goes when no name uses it.",
+            req: Some("DeleteBody"), res: Some("RegistryModelView"), post(models::delete)),
+        route!(POST "/admin/models/presets", Hearth, Scope("admin"), None, "createPreset", "A named model with default parameters, system prompt or template.",
+            req: Some("PresetBody"), res: Some("RegistryModelView"), post(models::create_preset)),
+        route!(POST "/admin/models/quantize", Hearth, Scope("admin"), None, "quantizeModel", "Quantize a model to another type under a new name, as a persisted job (202).",
+            req: Some("QuantizeBody"), res: Some("JobView"), post(models::quantize)),
+        route!(GET "/admin/models/loaded", Hearth, Scope("admin"), None, "listLoadedModels", "Models loaded in memory.",
+            req: None, res: Some("LoadedListView"), get(models::loaded)),
+        route!(POST "/admin/models/gc", Hearth, Scope("admin"), None, "collectModelBlobs", "Delete registry files no model uses.",
+            req: None, res: Some("GcView"), post(models::gc)),
         route!(GET "/admin/users", Hearth, Scope("admin"), None, "listUsers", "Every user, by name.",
             req: None, res: Some("UserListView"), get(users::list)),
         route!(POST "/admin/users", Hearth, Scope("admin"), None, "createUser", "Create a user.",
@@ -79,4 +98,13 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<usage::UsageReportView>()
         .schema_from::<usage::QuotaFields>()
         .schema_from::<usage::QuotaView>()
+        .schema_from::<models::RegistryModelView>()
+        .schema_from::<models::RegistryModelListView>()
+        .schema_from::<models::PullBody>()
+        .schema_from::<models::CopyBody>()
+        .schema_from::<models::DeleteBody>()
+        .schema_from::<models::PresetBody>()
+        .schema_from::<models::LoadedListView>()
+        .schema_from::<models::GcView>()
+        .schema_from::<models::QuantizeBody>()
 }

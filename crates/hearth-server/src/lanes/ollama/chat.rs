@@ -15,7 +15,7 @@ use hearth_types::ollama::{
     ToolCall as WireToolCall, ToolCallFunction,
 };
 
-use super::{apply_keep_alive, done_reason, done_stats, now, unloads};
+use super::{apply_keep_alive, done_reason, done_stats, loaded_name, now, unloads};
 use crate::auth::Caller;
 use crate::error::{ApiError, Lane};
 use crate::extract::JsonBody;
@@ -103,11 +103,12 @@ async fn load_or_unload(
 ) -> Result<(String, &'static str), ApiError> {
     let name = state.models.get(model).await?.name;
     caller.require_model(&name)?;
+    let target = loaded_name(state, &name);
     if unloads(keep) {
-        state.models.unload(&name).await?;
+        state.models.unload(&target).await?;
         Ok((name, "unload"))
     } else {
-        state.models.preload(&name).await?;
+        state.models.preload(&target).await?;
         Ok((name, "load"))
     }
 }

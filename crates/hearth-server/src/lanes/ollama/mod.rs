@@ -1,11 +1,12 @@
 //! The Ollama-compatible lane (`/api/*`): chat, generate, embeddings and model
 //! inspection as the `ollama` clients (CLI, Python, JavaScript, VS Code, Continue)
 //! use them. Streams are NDJSON and `stream` defaults to true. Errors are
-//! `{"error": "…"}`. Model management (`pull`, `push`, `create`, `copy`,
-//! `delete`) belongs to the models issue and is not routed here.
+//! `{"error": "…"}`. Model management (`pull`, `create`, `copy`, `delete`) acts
+//! on the model registry; `push` is refused.
 
 pub mod chat;
 pub mod embed;
+pub mod manage;
 pub mod models;
 
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use crate::state::AppState;
 
 /// Routes of the Ollama lane.
 pub fn routes() -> Vec<Route> {
-    use axum::routing::{get, post};
+    use axum::routing::{delete, get, post};
     let api = Some(Capability::OllamaApi);
     let embed = Some(Capability::Embeddings);
     vec![
@@ -48,6 +49,21 @@ pub fn routes() -> Vec<Route> {
             req: Some("OllamaShowRequest"), res: Some("OllamaShowResponse"), post(models::show)),
         route!(GET "/api/ps", Ollama, Scope("models:read"), api, "ollamaPs",
             "Models loaded in memory.", req: None, res: Some("OllamaPsResponse"), get(models::ps)),
+        route!(POST "/api/pull", Ollama, Scope("models:write"), api, "ollamaPull",
+            "Pull an `https://` URL or `hf.co/ORG/REPO:QUANT` into the registry; NDJSON progress unless `stream: false`.",
+            req: Some("OllamaPullRequest"), res: Some("OllamaProgressResponse"), post(manage::pull)),
+        route!(DELETE "/api/delete", Ollama, Scope("models:write"), api, "ollamaDelete",
+            "Remove a model (also when loaded, as Ollama does).",
+            req: Some("OllamaDeleteRequest"), res: None, delete(manage::delete)),
+        route!(POST "/api/copy", Ollama, Scope("models:write"), api, "ollamaCopy",
+            "Another name for a model.",
+            req: Some("OllamaCopyRequest"), res: None, post(manage::copy)),
+        route!(POST "/api/create", Ollama, Scope("models:write"), api, "ollamaCreate",
+            "A preset: an existing model (`from`) with its own system prompt, template and parameters.",
+            req: Some("OllamaCreateRequest"), res: Some("OllamaProgressResponse"), post(manage::create)),
+        route!(POST "/api/push", Ollama, Scope("models:write"), api, "ollamaPush",
+            "Refused: models are not published from Hearth.",
+            req: Some("OllamaPushRequest"), res: None, post(manage::push)),
         route!(GET "/api/version", Ollama, Open, api, "ollamaVersion",
             "The Ollama API version this server is compatible with.",
             req: None, res: Some("OllamaVersionResponse"), get(models::version)),
@@ -78,6 +94,12 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         ("OllamaShowResponse", ollama::ShowResponse::schema()),
         ("OllamaPsResponse", ollama::PsResponse::schema()),
         ("OllamaVersionResponse", ollama::VersionResponse::schema()),
+        ("OllamaPullRequest", ollama::PullRequest::schema()),
+        ("OllamaProgressResponse", ollama::ProgressResponse::schema()),
+        ("OllamaDeleteRequest", ollama::DeleteRequest::schema()),
+        ("OllamaCopyRequest", ollama::CopyRequest::schema()),
+        ("OllamaCreateRequest", ollama::CreateRequest::schema()),
+        ("OllamaPushRequest", ollama::PushRequest::schema()),
     ]
     .into_iter()
     .fold(components, |c, (name, schema)| c.schema(name, schema))
@@ -96,8 +118,25 @@ pub async fn apply_keep_alive(
         .map(KeepAlive::parse)
         .transpose()
         .map_err(|message| ApiError::invalid("keep_alive", message))?;
-    state.models.keep_alive(model, keep).await?;
-    Ok(keep)
+    match state
+        .models
+        .keep_alive(&loaded_name(state, model), keep)
+        .await
+    {
+        // An unknown model gets its 404 from the request itself.
+        Ok(()) | Err(hearth_core::backend::BackendError::ModelNotFound(_)) => Ok(keep),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The name that loads `model`'s file: registry copies and presets share the
+/// model of the name they point to.
+pub fn loaded_name(state: &AppState, model: &str) -> String {
+    state
+        .registry
+        .as_ref()
+        .and_then(|registry| registry.route(model))
+        .map_or_else(|| model.to_owned(), |route| route.target)
 }
 
 /// Whether `keep` asks to unload as soon as the model is idle.
