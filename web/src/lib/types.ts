@@ -103,6 +103,8 @@ export interface ModelEntry {
   size_bytes?: number;
   quantization?: string | null;
   chat?: boolean;
+  /** In memory now (answers without loading first). */
+  loaded?: boolean;
 }
 
 /** Hearth's error envelope. */

@@ -170,6 +170,10 @@ struct Conn {
     pid: Option<u32>,
     /// When its last request ended (or it started).
     last_done: Mutex<Instant>,
+    /// Connections handed out by `Supervisor::conn` whose request is not
+    /// registered yet: the runner is not idle while one exists, so the reaper
+    /// cannot stop it between the hand-out and the send.
+    reserved: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -368,7 +372,7 @@ impl Supervisor {
         let mut slot = cell.state.lock().await;
         if let Some(conn) = slot.conn.clone() {
             match conn.death() {
-                None => return Ok(conn),
+                None => return Ok(conn.reserve()),
                 Some((_, true)) => {}
                 Some((why, false)) => {
                     slot.last_error = Some(why);
@@ -410,7 +414,7 @@ impl Supervisor {
                 slot.conn = Some(conn.clone());
                 slot.not_before = None;
                 slot.last_error = None;
-                Ok(conn)
+                Ok(conn.reserve())
             }
             Err(err) => {
                 cell.charge.store(0, Ordering::Relaxed);
@@ -559,6 +563,7 @@ impl Supervisor {
             exited: exited_rx,
             pid,
             last_done: Mutex::new(Instant::now()),
+            reserved: std::sync::atomic::AtomicUsize::new(0),
         });
 
         // Writer: frames to the runner; ends when the connection is dropped or stopped.
@@ -641,7 +646,8 @@ impl Supervisor {
 impl Conn {
     /// Since when no request runs, if none does.
     fn idle_since(&self) -> Option<Instant> {
-        let idle = lock(&self.state).pending.is_empty();
+        let idle =
+            lock(&self.state).pending.is_empty() && self.reserved.load(Ordering::SeqCst) == 0;
         idle.then(|| *lock(&self.last_done))
     }
 
@@ -651,6 +657,19 @@ impl Conn {
             KeepAlive::Forever => None,
             KeepAlive::For(d) => self.idle_since().map(|at| at + d),
         }
+    }
+
+    /// Handed out for one request (see `reserved`); `send` or `release` ends it.
+    fn reserve(self: Arc<Self>) -> Arc<Self> {
+        self.reserved.fetch_add(1, Ordering::SeqCst);
+        self
+    }
+
+    /// End a reservation without a request.
+    fn release(&self) {
+        let _ = self
+            .reserved
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
     /// A request ended now.
@@ -677,6 +696,8 @@ impl Conn {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut state = lock(&self.state);
+            // Registered (or refused): the hand-out's reservation ends.
+            self.release();
             if let Some(why) = &state.dead {
                 return Err(BackendError::Failed(why.clone()));
             }
@@ -912,7 +933,9 @@ impl ModelCatalog for Supervisor {
     }
 
     async fn preload(&self, name: &str) -> Result<(), BackendError> {
-        self.conn(name).await?.touch();
+        let conn = self.conn(name).await?;
+        conn.touch();
+        conn.release();
         Ok(())
     }
 

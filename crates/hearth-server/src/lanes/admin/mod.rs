@@ -40,6 +40,8 @@ pub fn routes() -> Vec<Route> {
             req: Some("QuantizeBody"), res: Some("JobView"), post(models::quantize)),
         route!(GET "/admin/models/loaded", Hearth, Scope("admin"), None, "listLoadedModels", "Models loaded in memory.",
             req: None, res: Some("LoadedListView"), get(models::loaded)),
+        route!(POST "/admin/models/unload", Hearth, Scope("admin"), None, "unloadModel", "Unload a model from memory (at once when idle, else when its running requests end).",
+            req: Some("UnloadBody"), res: Some("UnloadView"), post(models::unload)),
         route!(POST "/admin/models/gc", Hearth, Scope("admin"), None, "collectModelBlobs", "Delete registry files no model uses.",
             req: None, res: Some("GcView"), post(models::gc)),
         route!(GET "/admin/users", Hearth, Scope("admin"), None, "listUsers", "Every user, by name.",
@@ -106,5 +108,7 @@ pub fn schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<models::PresetBody>()
         .schema_from::<models::LoadedListView>()
         .schema_from::<models::GcView>()
+        .schema_from::<models::UnloadBody>()
+        .schema_from::<models::UnloadView>()
         .schema_from::<models::QuantizeBody>()
 }

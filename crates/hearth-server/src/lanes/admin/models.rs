@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::jobs::JobView;
+use crate::auth::Audit;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::lanes::pulls;
@@ -258,6 +259,39 @@ pub struct LoadedListView {
 pub async fn loaded(State(state): State<AppState>) -> Result<Json<LoadedListView>, ApiError> {
     let models = pulls::registry(&state)?.loaded().await;
     Ok(Json(LoadedListView { models }))
+}
+
+/// Body of `POST /admin/models/unload`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnloadBody {
+    /// Model name.
+    pub name: String,
+}
+
+/// What `POST /admin/models/unload` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnloadView {
+    /// The model.
+    pub name: String,
+    /// Whether it was loaded (it leaves memory once its running requests end).
+    pub was_loaded: bool,
+}
+
+/// `POST /admin/models/unload`
+pub async fn unload(
+    State(state): State<AppState>,
+    Audit(ctx): Audit,
+    JsonBody(body): JsonBody<UnloadBody>,
+) -> Result<Json<UnloadView>, ApiError> {
+    let name = state.models.get(&body.name).await?.name;
+    let target = crate::lanes::ollama::loaded_name(&state, &name);
+    let was_loaded = state.models.unload(&target).await?;
+    state
+        .auth
+        .audit(&ctx, "model.unload", Some(&name), true, json!({ "was_loaded": was_loaded }))
+        .await;
+    Ok(Json(UnloadView { name, was_loaded }))
 }
 
 /// What garbage collection removed.

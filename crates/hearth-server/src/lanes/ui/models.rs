@@ -48,6 +48,8 @@ pub struct UiModelView {
     pub chat: bool,
     /// Produces embeddings.
     pub embedding: bool,
+    /// In memory now (answers without a load first).
+    pub loaded: bool,
 }
 
 /// The models, sorted by name.
@@ -67,6 +69,7 @@ impl From<ModelInfo> for UiModelView {
             context_length: m.context_length,
             chat: m.capabilities.chat,
             embedding: m.capabilities.embedding,
+            loaded: false,
         }
     }
 }
@@ -74,7 +77,26 @@ impl From<ModelInfo> for UiModelView {
 /// `GET /ui/models`
 pub async fn list(State(state): State<AppState>) -> Result<Json<UiModelListView>, ApiError> {
     let models = state.models.list().await?;
+    // A listing still answers if residency cannot be read.
+    let loaded: std::collections::HashSet<String> = state
+        .models
+        .loaded()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     Ok(Json(UiModelListView {
-        data: models.into_iter().map(UiModelView::from).collect(),
+        data: models
+            .into_iter()
+            .map(|m| {
+                let target = crate::lanes::ollama::loaded_name(&state, &m.name);
+                let is_loaded = loaded.contains(&target) || loaded.contains(&m.name);
+                UiModelView {
+                    loaded: is_loaded,
+                    ..UiModelView::from(m)
+                }
+            })
+            .collect(),
     }))
 }
