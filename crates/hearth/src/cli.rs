@@ -170,7 +170,8 @@ pub struct PullArgs {
 /// `hearth import`
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The GGUF file or bundle.
+    /// The GGUF file, a bundle, or a sentence-transformers checkpoint folder
+    /// (converted to GGUF F16 first, as `hearth convert` does).
     pub file: PathBuf,
     /// Name to record (name:tag); default: the file stem (bundles carry their names).
     pub name: Option<String>,

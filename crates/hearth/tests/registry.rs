@@ -305,3 +305,41 @@ fn quantize_writes_a_new_model_with_its_parent() {
         .count();
     assert_eq!(partial, 0);
 }
+
+#[test]
+fn a_sentence_transformers_checkpoint_is_converted_into_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = hearth_testkit::models::path(hearth_testkit::models::MINILM_DIR);
+    assert!(
+        checkpoint.is_dir(),
+        "test model missing: {}",
+        checkpoint.display()
+    );
+    let out = hearth(
+        dir.path(),
+        &["import", checkpoint.to_str().unwrap(), "minilm:f16"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("imported minilm:f16"),
+        "{}",
+        text(&out.stdout)
+    );
+    let shown = text(&hearth(dir.path(), &["show", "minilm:f16"]).stdout);
+    assert!(
+        shown.contains("bert"),
+        "converted to the bert architecture: {shown}"
+    );
+    assert!(shown.contains("embedding"), "an embedding model: {shown}");
+    // A folder that is not a checkpoint of a supported family is refused.
+    let bogus = dir.path().join("not-bert");
+    std::fs::create_dir_all(&bogus).unwrap();
+    std::fs::write(bogus.join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
+    let out = hearth(dir.path(), &["import", bogus.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot convert"),
+        "{}",
+        text(&out.stderr)
+    );
+}

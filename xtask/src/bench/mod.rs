@@ -265,9 +265,14 @@ pub fn run(args: &[String]) -> Result<()> {
     bench.run_all()
 }
 
-/// The workspace root (xtask's parent directory).
+/// The workspace root (xtask's parent directory). `cargo run` sets
+/// `CARGO_MANIFEST_DIR` for the running binary; it wins over the compile-time
+/// value, which names wherever the binary was first built (a shared target
+/// directory may hold a binary built from another clone).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

@@ -102,10 +102,16 @@ pub fn models(config: &Config) -> anyhow::Result<Models> {
             })?;
             let mut command = RunnerCommand::new(program);
             command.extra_args = runner_flags(&config.engine);
+            let residency = residency(&config.engine);
+            tracing::info!(
+                memory_budget_mib = residency.budget_bytes / (1 << 20),
+                keep_alive_secs = config.engine.keep_alive_secs,
+                "models run in supervised runner processes"
+            );
             let supervisor = Arc::new(Supervisor::with_residency(
                 model_files(config)?,
                 command,
-                residency(&config.engine),
+                residency,
             ));
             supervisor.start_reaper();
             Ok(Models {

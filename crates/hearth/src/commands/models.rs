@@ -39,8 +39,31 @@ pub fn registry(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Regist
             .with_fetcher(Arc::new(fetcher))
             .with_quantizer(Arc::new(ChildQuantizer {
                 threads: config.engine.threads,
-            })),
+            }))
+            .with_converter(Arc::new(CheckpointConverter)),
     )
+}
+
+/// Converts BERT-family sentence-transformers checkpoints with `hearth-convert`
+/// (F16, the converter's default) for `hearth import DIR`.
+struct CheckpointConverter;
+
+impl hearth_core::registry::ConvertHook for CheckpointConverter {
+    fn convert(&self, checkpoint: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+        let options = hearth_convert::ConvertOptions {
+            ty: hearth_convert::ConvertType::F16,
+            overwrite: true,
+            name: None,
+        };
+        hearth_convert::convert(checkpoint, out, &options)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Whether `path` is a checkpoint folder to convert (not a GGUF file or bundle).
+fn is_checkpoint(path: &std::path::Path) -> bool {
+    path.is_dir() && path.join("config.json").is_file()
 }
 
 /// Quantizes in a child process of this binary (`hearth quantize-file`), so a
@@ -374,14 +397,30 @@ pub fn import(args: ImportArgs) -> ExitCode {
             store.close().await;
             return Ok(());
         }
-        let model = registry
-            .import_file(ImportFile {
-                path: args.file.clone(),
-                name: args.name.clone(),
-                link: args.link,
-            })
-            .await
-            .with_context(|| format!("cannot import {}", args.file.display()))?;
+        let model = if is_checkpoint(&args.file) {
+            // A sentence-transformers checkpoint: converted to GGUF (F16) first.
+            let name = match &args.name {
+                Some(name) => name.clone(),
+                None => args
+                    .file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_lowercase())
+                    .context("name the model: hearth import DIR NAME")?,
+            };
+            registry
+                .import_converted(&args.file, &name)
+                .await
+                .with_context(|| format!("cannot convert and import {}", args.file.display()))?
+        } else {
+            registry
+                .import_file(ImportFile {
+                    path: args.file.clone(),
+                    name: args.name.clone(),
+                    link: args.link,
+                })
+                .await
+                .with_context(|| format!("cannot import {}", args.file.display()))?
+        };
         println!(
             "imported {} ({}, {})",
             model.name,

@@ -289,7 +289,13 @@ pub async fn unload(
     let was_loaded = state.models.unload(&target).await?;
     state
         .auth
-        .audit(&ctx, "model.unload", Some(&name), true, json!({ "was_loaded": was_loaded }))
+        .audit(
+            &ctx,
+            "model.unload",
+            Some(&name),
+            true,
+            json!({ "was_loaded": was_loaded }),
+        )
         .await;
     Ok(Json(UnloadView { name, was_loaded }))
 }
