@@ -595,12 +595,21 @@ impl Supervisor {
                 };
                 conn.deliver(frame);
             }
-            // The connection is over: a runner that is still up is of no use
-            // (it exits on its own after a clean close; this covers a broken one).
-            if let Some(conn) = reader_conn.upgrade()
-                && let Some(stop) = lock(&conn.stop).take()
-            {
-                let _ = stop.send(());
+            // The connection is over: requests in flight end now (the exit
+            // status and stderr tail follow in the log once the process is
+            // reaped), and a runner that is still up is of no use (it exits on
+            // its own after a clean close; this covers a broken one).
+            if let Some(conn) = reader_conn.upgrade() {
+                if !lock(&conn.state).stopping {
+                    conn.fail_all(format!(
+                        "runner for {} closed its connection (crashed or killed); \
+                         the next request restarts it",
+                        conn.model
+                    ));
+                }
+                if let Some(stop) = lock(&conn.stop).take() {
+                    let _ = stop.send(());
+                }
             }
         });
         // Monitor: waits for the exit (or a stop request), then fails the waiters.
