@@ -129,7 +129,7 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
     line({ status: 'pulling manifest', total: PULL_SIZE });
     let done = 0;
     const step = () => {
-      if (req.destroyed) return;
+      if (res.destroyed) return;
       if (done < PULL_SIZE) {
         done = Math.min(PULL_SIZE, done + PULL_SIZE / 8);
         line({ status: 'downloading', total: PULL_SIZE, completed: done });
