@@ -40,4 +40,5 @@ for _ in $(seq 1 120); do
 done
 token="$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$log" | head -n 1)"
 [ -n "$token" ] || { echo "no setup token in the server's output:" >&2; cat "$log" >&2; exit 1; }
-(cd web && HEARTH_URL="http://127.0.0.1:$port" HEARTH_SETUP_TOKEN="$token" npm run e2e)
+# The e2e serves the same model file from a loopback HTTP server and pulls it.
+(cd web && HEARTH_URL="http://127.0.0.1:$port" HEARTH_SETUP_TOKEN="$token" HEARTH_TEST_MODEL="$model" npm run e2e)

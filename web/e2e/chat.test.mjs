@@ -4,7 +4,11 @@
 // Optional: CHROMIUM=/usr/bin/chromium, SCREENSHOTS=../docs/screenshots.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { startMock, SETUP_TOKEN } from './mock-server.mjs';
@@ -17,6 +21,8 @@ let mock;
 let browser;
 let page;
 const problems = [];
+// Paths whose failed requests (console "Failed to load resource") a test expects.
+const expectedFailures = new Set();
 
 before(async () => {
   if (process.env.HEARTH_URL) {
@@ -35,7 +41,7 @@ before(async () => {
   page = await context.newPage();
   page.on('console', (m) => {
     // A 401 from /ui/auth/me before sign-in is expected; CSP violations and errors are not.
-    if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push(m.text());
+    if (m.type() === 'error' && !/401|Unauthorized/.test(m.text()) && !expectedFailures.has(pathOf(m.location()?.url))) problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(String(e)));
   // Failed API answers are printed: they explain a timeout further down.
@@ -50,6 +56,47 @@ after(async () => {
   mock?.server.close();
   mock?.server.closeAllConnections?.();
 });
+
+function pathOf(url) {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '';
+  }
+}
+
+/** The small test model (scripts/test-ui.sh passes the file it gives the server). */
+const MODEL_FILE = process.env.HEARTH_TEST_MODEL ??
+  join(process.env.HEARTH_TEST_MODELS ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hearth', 'test-models'), 'smollm2-135m-instruct-q4_1.gguf');
+
+/** A loopback HTTP server with one file, as a model host: HEAD with
+ *  Content-Length, GET with `Range: bytes=N-` (206), paced in 1 MiB chunks so
+ *  a pull takes long enough to show its progress. */
+async function serveFile(file) {
+  const size = statSync(file).size;
+  const server = createServer(async (req, res) => {
+    if (req.url !== '/model.gguf') return res.writeHead(404).end();
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    if (start > size) return res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(size - start), 'accept-ranges': 'bytes' };
+    if (range) headers['content-range'] = `bytes ${start}-${size - 1}/${size}`;
+    res.writeHead(range ? 206 : 200, headers);
+    if (req.method === 'HEAD') return res.end();
+    try {
+      for await (const chunk of createReadStream(file, { start, highWaterMark: 1 << 20 })) {
+        if (res.destroyed) return;
+        if (!res.write(chunk)) await once(res, 'drain');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      res.end();
+    } catch {
+      res.destroy();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${server.address().port}/model.gguf` };
+}
 
 const shot = async (name, width, height) => {
   await page.setViewportSize({ width, height });
@@ -441,6 +488,98 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     assert.ok(await page.locator('.admin tbody tr').count() >= 3, 'sign-ins and changes are logged');
     await shot('admin-audit', 1280, 800);
     await shot('admin-audit', 375, 812);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+});
+
+test('admin: a model pulled from a local HTTP server shows progress and becomes selectable; usage', { timeout: 300_000 }, async (t) => {
+  const NAME = 'e2e-pulled';
+  let host = null;
+  let source = 'https://models.example/e2e/smollm2.gguf';
+  if (process.env.HEARTH_URL) {
+    host = await serveFile(MODEL_FILE);
+    source = host.url;
+  }
+  t.after(() => {
+    host?.server.close();
+    host?.server.closeAllConnections?.();
+  });
+  const status = () => page.getByTestId('pull-status');
+  const progress = () => page.getByRole('progressbar', { name: 'Download progress' });
+
+  await t.test('a bad source is refused with the server\'s reason', async () => {
+    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByRole('heading', { name: 'Admin · Models' }).waitFor();
+    expectedFailures.add('/admin/models/pull');
+    await page.getByLabel('Source').fill('http://models.example/x.gguf');
+    await page.getByRole('button', { name: 'Pull', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'plain http is allowed only to this machine' }).waitFor();
+    expectedFailures.delete('/admin/models/pull');
+  });
+
+  await t.test('a wrong digest fails after the download, saying so', async () => {
+    await page.getByLabel('Source').fill(source);
+    await page.getByLabel('Name (optional)').fill('e2e-bad');
+    await page.getByLabel('Expected digest (optional)').fill('sha256:' + '0'.repeat(64));
+    await page.getByRole('button', { name: 'Pull', exact: true }).click();
+    await progress().waitFor();
+    await status().filter({ hasText: 'Status: failed' }).waitFor({ timeout: 120_000 });
+    await page.getByRole('alert').filter({ hasText: 'digest mismatch' }).waitFor();
+    assert.equal(await page.locator(`tr[data-model="e2e-bad"]`).count(), 0);
+  });
+
+  await t.test('the pull shows progress, succeeds, and the model is listed and selectable', async () => {
+    await page.getByLabel('Source').fill(source);
+    await page.getByLabel('Name (optional)').fill(NAME);
+    await page.getByLabel('Expected digest (optional)').fill('');
+    await page.getByRole('button', { name: 'Pull', exact: true }).click();
+    await progress().waitFor();
+    await status().filter({ hasText: 'Status: success' }).waitFor({ timeout: 120_000 });
+    assert.equal(await progress().getAttribute('value'), '100');
+    assert.match(await page.getByTestId('pull-bytes').innerText(), /^100% · .+ of .+/);
+    await page.getByText(`Pulled ${NAME}`).waitFor();
+    await page.locator(`tr[data-model="${NAME}"]`).waitFor();
+    await shot('admin-models-pull', 1280, 800);
+    // The chat's picker offers it (its list was reloaded, no page reload).
+    await page.getByRole('link', { name: 'Hearth', exact: true }).click();
+    const picker = page.getByRole('combobox', { name: 'Model' });
+    const before = await picker.inputValue();
+    await picker.locator(`option[value="${NAME}"]`).waitFor({ state: 'attached' });
+    await picker.selectOption(NAME);
+    assert.equal(await picker.inputValue(), NAME);
+    await picker.selectOption(before);
+  });
+
+  await t.test('delete asks first and removes it from the list and the picker', async () => {
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('link', { name: 'Models' }).click();
+    const row = page.locator(`tr[data-model="${NAME}"]`);
+    await row.getByRole('button', { name: `Delete ${NAME}` }).click(); // the confirm() is accepted
+    await row.waitFor({ state: 'detached' });
+    await page.getByText(`Deleted ${NAME}.`).waitFor();
+    await page.getByRole('link', { name: 'Hearth', exact: true }).click();
+    const picker = page.getByRole('combobox', { name: 'Model' });
+    await picker.locator('option').first().waitFor({ state: 'attached' });
+    assert.equal(await picker.locator(`option[value="${NAME}"]`).count(), 0);
+  });
+
+  await t.test('usage: per user and per model, with the earlier chats', async () => {
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('heading', { name: 'Admin · Usage' }).waitFor();
+    const table = page.getByRole('table');
+    await table.locator('tbody tr').first().waitFor();
+    assert.ok((await table.locator('tbody tr').count()) >= 1);
+    // Names, not ids: the admin and the invited user chatted.
+    await table.locator('tbody th').filter({ hasText: /^\s*(admin|bob)\s*$/ }).first().waitFor();
+    await page.getByText('30 days').click();
+    await page.getByText('By model').click();
+    await table.getByRole('columnheader', { name: 'Model' }).waitFor();
+    await table.locator('tbody tr').first().waitFor();
+    await page.getByText('By user').click();
+    await table.getByRole('columnheader', { name: 'User' }).waitFor();
+    await shot('admin-usage', 1280, 800);
+    await shot('admin-usage', 375, 812);
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 });

@@ -31,6 +31,12 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
   const sessionView = (secret, v, current) => ({ id: v.id, user_id: v.user.id, created_at_ms: v.at, last_seen_at_ms: v.at, expires_at_ms: v.at + 86_400_000, ip: '127.0.0.1', user_agent: v.ua, current });
   const keyView = (k) => { const { secret, ...rest } = k; return rest; };
   const userById = (id) => [...users.values()].find((u) => u.user.id === id);
+  // The model registry: pulled models by `name:tag`.
+  const registry = new Map();
+  const served = (name) => name.replace(/:latest$/, '');
+  const servedView = (r) => ({ id: served(r.name), architecture: 'llama', size_bytes: r.size_bytes, quantization: 'Q4_1', context_length: 8192, chat: true, embedding: false, loaded: false });
+  const PULL_SIZE = 4 * 1024 * 1024;
+  const PULL_DIGEST = 'sha256:' + 'ab'.repeat(32);
 
   const send = (res, status, body, headers = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -109,6 +115,64 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
     req.on('close', () => entry.listeners.delete(listener));
   };
 
+  // A fake pull: NDJSON progress lines as `hearth serve` sends them.
+  function pullModel(req, res, body) {
+    const source = String(body.source ?? '').trim();
+    if (!/^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]|(hf\.co|huggingface\.co)\/)/.test(source)) {
+      return fail(res, 400, 'E_VALIDATION', `'${source}': plain http is allowed only to this machine (loopback); use https://`);
+    }
+    const base = source.split(/[/?#]/).filter(Boolean).at(-1).replace(/\.gguf$/i, '').toLowerCase();
+    const name = String(body.name ?? base).toLowerCase();
+    const full = name.includes(':') ? name : `${name}:latest`;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const line = (o) => res.write(JSON.stringify({ status: o.status, digest: o.digest ?? null, total: o.total ?? null, completed: o.completed ?? 0, error: o.error ?? null }) + '\n');
+    line({ status: 'pulling manifest', total: PULL_SIZE });
+    let done = 0;
+    const step = () => {
+      if (res.destroyed) return;
+      if (done < PULL_SIZE) {
+        done = Math.min(PULL_SIZE, done + PULL_SIZE / 8);
+        line({ status: 'downloading', total: PULL_SIZE, completed: done });
+        return setTimeout(step, 80);
+      }
+      line({ status: 'verifying sha256 digest', total: PULL_SIZE, completed: done });
+      if (body.digest && body.digest !== PULL_DIGEST) {
+        line({ status: 'failed', total: PULL_SIZE, completed: done, error: `digest mismatch: expected ${body.digest}, got ${PULL_DIGEST}; the download was discarded` });
+        return res.end();
+      }
+      const at = now();
+      registry.set(full, { name: full, digest: PULL_DIGEST, size_bytes: PULL_SIZE, architecture: 'llama', capabilities: ['chat', 'completion'], source: { kind: 'pull', url: source }, created_at_ms: at, updated_at_ms: at });
+      line({ status: 'writing manifest', digest: PULL_DIGEST, total: PULL_SIZE, completed: done });
+      line({ status: 'success', digest: PULL_DIGEST, total: PULL_SIZE, completed: done });
+      res.end();
+    };
+    setTimeout(step, 80);
+  }
+
+  // Usage summed from the answers, per user (conversation owner) or model.
+  function usage(res, url) {
+    const group = url.searchParams.get('group_by') ?? 'user';
+    if (group !== 'user' && group !== 'model') return fail(res, 400, 'E_VALIDATION', "group_by must be 'user' or 'model'");
+    const to = Number(url.searchParams.get('to_ms') ?? now() + 1);
+    const from = Number(url.searchParams.get('from_ms') ?? to - 30 * 86_400_000);
+    if (!(from < to)) return fail(res, 400, 'E_VALIDATION', 'from_ms must be before to_ms (Unix milliseconds)');
+    const rows = new Map();
+    for (const x of msgs.values()) {
+      if (x.role !== 'assistant' || x.status === 'streaming' || x.created_at_ms < from || x.created_at_ms >= to) continue;
+      const owner = convs.get(x.conversation_id)?.owner ?? null;
+      const key = group === 'user' ? owner : x.model;
+      const r = rows.get(key) ?? { key, username: group === 'user' ? (userById(key)?.user.username ?? null) : null, requests: 0, failed: 0, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, total_ms: 0 };
+      r.requests++;
+      if (x.status !== 'complete') r.failed++;
+      r.prompt_tokens += x.usage.prompt_tokens;
+      r.cached_tokens += x.usage.cached_tokens;
+      r.completion_tokens += x.usage.completion_tokens;
+      r.total_ms += x.timings.queue_ms + x.timings.prompt_ms + x.timings.generation_ms;
+      rows.set(key, r);
+    }
+    return send(res, 200, { from_ms: from, to_ms: to, group_by: group, rows: [...rows.values()].sort((a, b) => String(a.key).localeCompare(String(b.key))) });
+  }
+
   async function api(req, res, url) {
     const p = url.pathname;
     const m = req.method;
@@ -151,7 +215,7 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
       for (const [k, v] of sessions) if (v === s) sessions.delete(k);
       return send(res, 204, undefined, { 'set-cookie': 'hearth_session=; Path=/; Max-Age=0' });
     }
-    if (p === '/ui/models') return send(res, 200, { data: [{ id: 'smollm2:135m', architecture: 'llama', size_bytes: 98000000, quantization: 'Q4_1', context_length: 8192, chat: true, embedding: false }] });
+    if (p === '/ui/models') return send(res, 200, { data: [{ id: 'smollm2:135m', architecture: 'llama', size_bytes: 98000000, quantization: 'Q4_1', context_length: 8192, chat: true, embedding: false }, ...[...registry.values()].map(servedView)] });
     if (p === '/ui/keys' && m === 'GET') return send(res, 200, { keys: [...keys.values()].filter((k) => k.user_id === s.user.id).map(keyView) });
     if (p === '/ui/keys' && m === 'POST') {
       const secret = 'hk_' + randomUUID().replace(/-/g, '');
@@ -201,6 +265,18 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
       if (im && m === 'DELETE') { for (const [k, v] of invites) if (v.id === im[1]) invites.delete(k); return send(res, 204); }
       if (p === '/admin/keys') return send(res, 200, { keys: [...keys.values()].map(keyView).reverse() });
       if (p === '/admin/sessions') return send(res, 200, { sessions: [...sessions].map(([k, v]) => sessionView(k, v, v === s)) });
+      if (p === '/admin/models' && m === 'GET') return send(res, 200, { models: [...registry.values()], used_bytes: [...registry.values()].reduce((n, r) => n + r.size_bytes, 0), quota_bytes: null });
+      if (p === '/admin/models/pull' && m === 'POST') return pullModel(req, res, body);
+      if (p === '/admin/models/delete' && m === 'POST') {
+        const name = String(body.name ?? '').toLowerCase();
+        const key = name.includes(':') ? name : `${name}:latest`;
+        const r = registry.get(key);
+        if (!r) return fail(res, 404, 'E_MODEL_NOT_FOUND', `model '${key}' not found`);
+        registry.delete(key);
+        record('model.delete', s.user.id, key);
+        return send(res, 200, r);
+      }
+      if (p === '/admin/usage' && m === 'GET') return usage(res, url);
       if (p === '/admin/audit') {
         const limit = Number(url.searchParams.get('limit') ?? 100);
         const before = url.searchParams.get('before');

@@ -1,6 +1,7 @@
 // The HTTP client of the app: JSON in and out, the session's CSRF token on
 // state-changing requests, Hearth's error envelope turned into `ApiError`.
 
+import { readNdjson } from './ndjson';
 import { readSse, type SseEvent } from './sse';
 import type { ErrorEnvelope } from './types';
 
@@ -48,7 +49,7 @@ async function toError(res: Response): Promise<ApiError> {
 /** Issue a request; throws ApiError on a non-2xx answer. */
 export async function request(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
-  headers.set('accept', 'application/json, text/event-stream');
+  headers.set('accept', 'application/json, text/event-stream, application/x-ndjson');
   if (body !== undefined) headers.set('content-type', 'application/json');
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers.set('x-csrf-token', csrfToken);
   const res = await fetch(path, {
@@ -83,4 +84,10 @@ export const del = <T>(path: string) => json<T>('DELETE', path, undefined, { kee
 export async function* stream(method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {
   const res = await request(method, path, body, { signal });
   yield* readSse(res, signal);
+}
+
+/** A request answered with newline-delimited JSON (a pull's progress). */
+export async function* lines<T>(method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<T> {
+  const res = await request(method, path, body, { signal });
+  yield* readNdjson<T>(res, signal);
 }
