@@ -8,14 +8,13 @@
 //!   turns are dropped (with the engine's own token counts), and a turn that
 //!   keeps the previous cut gets most of its prompt from the prefix cache.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hearth");
+mod common;
 
 /// Start `hearth serve` on `dir` (auth off, one thread, a 2048-token context)
 /// and return it with its address once it listens.
@@ -25,48 +24,14 @@ fn serve(dir: &Path) -> (Child, String) {
 
 /// [`serve`] with more environment variables.
 fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("HEARTH_CONFIG")
-        .env("HEARTH_AUTH_ENABLED", "false")
-        .env("HEARTH_ENGINE_CONTEXT_TOKENS", "2048")
-        .env("HEARTH_ENGINE_THREADS", "1")
-        .envs(env.iter().copied())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            panic!("server exited before listening:\n{}", seen.join("\n"));
-        };
-        let event: Value = serde_json::from_str(&line).unwrap_or_default();
-        seen.push(line);
-        if let Some(addr) = event["fields"]["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    (child, format!("http://{addr}"))
+    let mut all = vec![("HEARTH_ENGINE_CONTEXT_TOKENS", "2048")];
+    all.extend_from_slice(env);
+    let running = common::serve(dir, &all);
+    (running.child, format!("http://{}", running.addr))
 }
 
 fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-s", "TERM", &child.id().to_string()])
-        .status();
-    let begin = Instant::now();
-    while begin.elapsed() < Duration::from_secs(10) {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    common::stop(&mut child);
 }
 
 /// The text of the `delta` events in an SSE buffer.

@@ -4,13 +4,13 @@
 //! registry model by `name:tag` (a copy and a preset through the same loaded
 //! model), `hearth ps` lists it, and `hearth rm` refuses it while loaded.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hearth");
+mod common;
+
+use common::BIN;
 
 fn hearth(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -55,47 +55,16 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", &self.child.id().to_string()])
-            .status();
-        let begin = Instant::now();
-        while begin.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::stop(&mut self.child);
     }
 }
 
 fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("HEARTH_CONFIG")
-        .env("HEARTH_AUTH_ENABLED", "false")
-        .env("HEARTH_ENGINE_CONTEXT_TOKENS", "512")
-        .env("HEARTH_ENGINE_THREADS", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            panic!("server exited before listening:\n{}", seen.join("\n"));
-        };
-        seen.push(line.clone());
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if let Some(addr) = event["fields"]["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
+    let running = common::serve(dir, &[]);
+    Server {
+        child: running.child,
+        addr: running.addr,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,13 +3,14 @@
 //! requests (at once), the next request reloads it, other models keep serving,
 //! and a file that does not load fails its requests with a clear error.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hearth");
+mod common;
+
+use common::BIN;
 
 struct Server {
     child: Child,
@@ -40,18 +41,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", &self.child.id().to_string()])
-            .status();
-        let begin = Instant::now();
-        while begin.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::stop(&mut self.child);
     }
 }
 
@@ -67,38 +57,8 @@ fn start_with(fill: impl FnOnce(&Path), env: &[(&str, &str)]) -> Server {
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
     fill(&models);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env_remove("HEARTH_CONFIG")
-        .env("HEARTH_AUTH_ENABLED", "false")
-        .env("HEARTH_ENGINE_CONTEXT_TOKENS", "512")
-        .env("HEARTH_ENGINE_THREADS", "1")
-        .envs(env.iter().copied())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let mut seen = Vec::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            panic!("server exited before listening:\n{}", seen.join("\n"));
-        };
-        seen.push(line.clone());
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if let Some(addr) = event["fields"]["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    let log = Arc::new(Mutex::new(seen));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
+    let running = common::serve(dir.path(), env);
+    let (child, addr, log) = (running.child, running.addr, running.log);
     Server {
         child,
         base: format!("http://{addr}"),
