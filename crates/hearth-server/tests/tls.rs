@@ -6,8 +6,9 @@
 //! which keeps a certificate generator out of the Rust dependency tree.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
+
+use hearth_testkit::tls::self_signed;
 
 use hearth_core::config::Config;
 use hearth_core::models::NoModels;
@@ -19,37 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-
-/// A self-signed certificate for `localhost` (P-256), as (cert, key) PEM files.
-fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let cert = dir.join(format!("{name}.crt"));
-    let key = dir.join(format!("{name}.key"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost"])
-        // A server certificate, not a CA (webpki refuses a CA as end entity).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("the openssl command (Debian package openssl) is installed");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    (cert, key)
-}
 
 fn der(cert: &Path) -> CertificateDer<'static> {
     CertificateDer::from_pem_file(cert).unwrap()

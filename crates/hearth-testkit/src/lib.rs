@@ -5,3 +5,4 @@
 pub mod fake;
 pub mod models;
 pub mod postgres;
+pub mod tls;
