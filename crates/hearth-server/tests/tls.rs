@@ -8,12 +8,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hearth_testkit::tls::self_signed;
-
 use hearth_core::config::Config;
 use hearth_core::models::NoModels;
 use hearth_server::tls::Tls;
 use hearth_server::{AppState, Parts, Stopped};
+use hearth_testkit::tls::self_signed;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
