@@ -344,7 +344,7 @@ test('sidebar: pin, archive, delete with undo', { timeout: 120_000 }, async (t) 
   await t.test('arrow keys move through the list', async () => {
     await list.locator('.conv-link').first().focus();
     await page.keyboard.press('ArrowDown');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), await list.locator('.conv-link').nth(1).innerText());
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), await list.locator('.conv-link').nth(1).textContent());
     await page.keyboard.press('Home');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Gamma notes');
     await page.keyboard.press('Delete');

@@ -804,8 +804,24 @@ fn clean_title(text: &str) -> Option<String> {
         .trim_matches(['"', '\'', '*'])
         .trim_end_matches('.')
         .trim();
-    let title: String = line.chars().take(80).collect();
+    let title = clip_at_word(line, 80);
     (!title.is_empty()).then_some(title)
+}
+
+/// At most `max_chars` characters, cut at the last word boundary when cut at
+/// all, with no whitespace at either end.
+fn clip_at_word(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.trim().to_owned();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let at_boundary = match text.chars().nth(max_chars) {
+        Some(next) if !next.is_whitespace() => cut
+            .rfind(char::is_whitespace)
+            .map_or(cut.as_str(), |end| &cut[..end]),
+        _ => cut.as_str(),
+    };
+    at_boundary.trim().to_owned()
 }
 
 fn is_prompt_worthy(m: &Message) -> bool {
@@ -849,5 +865,17 @@ mod tests {
         );
         assert_eq!(clean_title("Title: Soup").as_deref(), Some("Soup"));
         assert_eq!(clean_title("  \n "), None);
+    }
+
+    #[test]
+    fn long_titles_end_at_a_word_without_trailing_space() {
+        let text =
+            "Etyter: A simple and elegant greeting using the Hálkakál, a traditional Finnish word";
+        assert_eq!(
+            clean_title(text).as_deref(),
+            Some("Etyter: A simple and elegant greeting using the Hálkakál, a traditional Finnish")
+        );
+        let unbroken = "x".repeat(100);
+        assert_eq!(clean_title(&unbroken).map(|t| t.chars().count()), Some(80));
     }
 }
