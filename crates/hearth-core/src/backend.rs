@@ -60,12 +60,16 @@ impl ChatMessage {
 /// What the model is asked to continue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Prompt {
-    /// Messages rendered through the model's own chat template.
+    /// Messages rendered through the model's chat template (or `template`).
     Chat {
         /// The conversation so far.
         messages: Vec<ChatMessage>,
         /// Tool definitions (OpenAI function schema objects) given to the template.
         tools: Vec<serde_json::Value>,
+        /// A Jinja chat template used instead of the model's own (a preset's
+        /// template); `None` renders with the model's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
     },
     /// Raw text, tokenized as is (with the model's BOS when it wants one).
     Text(String),

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -53,6 +53,9 @@ pub struct LoadedModel {
     /// `None` without a template; `Some(Err)` when the file's template does
     /// not compile (the model still serves plain completion).
     template: Option<std::result::Result<ChatTemplate, String>>,
+    /// Templates given with requests (presets), compiled once; the most
+    /// recently used last.
+    overrides: Mutex<Vec<(String, Arc<ChatTemplate>)>>,
     scheduler: SchedulerHandle,
     sampling: SamplingDefaults,
 }
@@ -134,6 +137,14 @@ impl Engine {
     }
 }
 
+/// Compile `source` with the model's BOS and EOS texts.
+fn compile_template(info: &ModelInfo, source: &str) -> std::result::Result<ChatTemplate, String> {
+    let text = |t: &Option<crate::model::SpecialToken>| {
+        t.as_ref().map(|t| t.text.clone()).unwrap_or_default()
+    };
+    ChatTemplate::new(source, &text(&info.bos), &text(&info.eos)).map_err(|e| e.to_string())
+}
+
 impl LoadedModel {
     fn load(
         name: String,
@@ -144,13 +155,10 @@ impl LoadedModel {
     ) -> Result<LoadedModel> {
         let model = Arc::new(Model::load(path, load)?);
         let info = model.info();
-        let text = |t: &Option<crate::model::SpecialToken>| {
-            t.as_ref().map(|t| t.text.clone()).unwrap_or_default()
-        };
         let template = info.chat_template.as_ref().map(|source| {
-            ChatTemplate::new(source, &text(&info.bos), &text(&info.eos)).map_err(|error| {
+            compile_template(info, source).map_err(|error| {
                 tracing::warn!(model = %name, %error, "the chat template does not compile");
-                error.to_string()
+                error
             })
         });
         let scheduler = SchedulerHandle::spawn(Arc::clone(&model), scheduler, &name)?;
@@ -158,6 +166,7 @@ impl LoadedModel {
             name,
             model,
             template,
+            overrides: Mutex::new(Vec::new()),
             scheduler,
             sampling,
         })
@@ -212,11 +221,20 @@ impl LoadedModel {
     /// The prompt as the model sees it (chat rendered through the template).
     fn tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>> {
         Ok(match prompt {
-            Prompt::Chat { messages, tools } => {
-                let template = match &self.template {
-                    Some(Ok(template)) => template,
-                    Some(Err(error)) => return Err(EngineError::Template(error.clone())),
-                    None => return Err(EngineError::NoChatTemplate(self.name.clone())),
+            Prompt::Chat {
+                messages,
+                tools,
+                template: given,
+            } => {
+                let compiled;
+                let template = match (given, &self.template) {
+                    (Some(source), _) => {
+                        compiled = self.override_template(source)?;
+                        &*compiled
+                    }
+                    (None, Some(Ok(template))) => template,
+                    (None, Some(Err(error))) => return Err(EngineError::Template(error.clone())),
+                    (None, None) => return Err(EngineError::NoChatTemplate(self.name.clone())),
                 };
                 let text = template.render(RenderInput {
                     messages,
@@ -246,6 +264,25 @@ impl LoadedModel {
                 tokens
             }
         })
+    }
+
+    /// A request's own template, compiled once and kept among the last few.
+    fn override_template(&self, source: &str) -> Result<Arc<ChatTemplate>> {
+        const KEEP: usize = 8;
+        let mut cache = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = cache.iter().position(|(s, _)| s == source) {
+            let entry = cache.remove(at);
+            let template = Arc::clone(&entry.1);
+            cache.push(entry);
+            return Ok(template);
+        }
+        let template =
+            Arc::new(compile_template(self.info(), source).map_err(EngineError::Template)?);
+        if cache.len() == KEEP {
+            cache.remove(0);
+        }
+        cache.push((source.to_owned(), Arc::clone(&template)));
+        Ok(template)
     }
 
     /// Validate, tokenize, build the sampler and queue the generation.

@@ -256,6 +256,7 @@ async fn json_object_mode_and_token_counting() {
             "Give me a JSON object.",
         )],
         tools: Vec::new(),
+        template: None,
     };
     let counted = engine.count_tokens(MODEL, &prompt).await.unwrap();
     assert_eq!(counted, out.stats.prompt_tokens);

@@ -510,6 +510,7 @@ async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() 
                 prompt: Prompt::Chat {
                     messages: vec![ChatMessage::text("user", "hi")],
                     tools: Vec::new(),
+                    template: None,
                 },
                 params: Default::default(),
                 principal: Principal::anonymous(),

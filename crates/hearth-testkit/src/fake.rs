@@ -172,7 +172,9 @@ fn prompt_tokens(prompt: &Prompt) -> u32 {
     let text = match prompt {
         Prompt::Text(text) => text.clone(),
         Prompt::Infill { prefix, suffix } => format!("{prefix} {suffix}"),
-        Prompt::Chat { messages, tools } => {
+        Prompt::Chat {
+            messages, tools, ..
+        } => {
             let mut text: String = messages
                 .iter()
                 .map(|m| format!("{} {} ", m.role, m.content))

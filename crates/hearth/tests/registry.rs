@@ -312,3 +312,82 @@ fn a_sentence_transformers_checkpoint_is_converted_into_the_registry() {
         text(&out.stderr)
     );
 }
+
+/// Gemma 3 270M is a base model without a chat template: chat on it is refused,
+/// and a preset that brings a template makes it a chat model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_template_gives_a_base_model_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let gemma = hearth_testkit::models::path(hearth_testkit::models::GEMMA3);
+    let out = hearth(d, &["import", gemma.to_str().unwrap(), "gemma3:270m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let template = d.join("bare.jinja");
+    std::fs::write(&template, "{{ bos_token }}{{ messages[-1]['content'] }}").unwrap();
+    let out = hearth(
+        d,
+        &[
+            "create",
+            "gemma-bare",
+            "--from",
+            "gemma3:270m",
+            "--template-file",
+            template.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let server = serve(d);
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("http://{}{path}", server.addr))
+            .json(&body)
+            .send()
+    };
+    let chat = |model: &str| {
+        serde_json::json!({
+            "model": model, "max_tokens": 2, "temperature": 0,
+            "messages": [{"role": "user", "content": "The capital of France is"}],
+        })
+    };
+    let res = post("/v1/chat/completions", chat("gemma3:270m"))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no chat template"),
+        "{body}"
+    );
+
+    let res = post("/v1/chat/completions", chat("gemma-bare"))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let chat: serde_json::Value = res.json().await.unwrap();
+    // The template renders BOS and the text alone: the same tokens as the
+    // plain completion of that text.
+    let res = post(
+        "/v1/completions",
+        serde_json::json!({
+            "model": "gemma3:270m", "max_tokens": 2, "temperature": 0,
+            "prompt": "The capital of France is",
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let plain: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        chat["usage"]["prompt_tokens"], plain["usage"]["prompt_tokens"],
+        "chat {chat}\nplain {plain}"
+    );
+    assert_eq!(
+        chat["choices"][0]["message"]["content"], plain["choices"][0]["text"],
+        "greedy: the same continuation"
+    );
+}

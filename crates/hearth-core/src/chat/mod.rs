@@ -256,6 +256,7 @@ impl ChatService {
         let prompt = Prompt::Chat {
             messages: request.messages.clone(),
             tools: shown.iter().map(|t| t.template_value()).collect(),
+            template: None,
         };
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let mut choices = Vec::with_capacity(request.n as usize);
@@ -321,6 +322,7 @@ impl ChatService {
         let prompt = Prompt::Chat {
             messages,
             tools: tools.iter().map(ToolSpec::template_value).collect(),
+            template: None,
         };
         self.backend.count_tokens(model, &prompt).await
     }

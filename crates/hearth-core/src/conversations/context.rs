@@ -130,6 +130,7 @@ impl Planner {
         let prompt = Prompt::Chat {
             messages: messages.to_vec(),
             tools: Vec::new(),
+            template: None,
         };
         self.chat.count_tokens(&input.model, &prompt).await
     }
@@ -363,6 +364,7 @@ impl Planner {
             prompt: Prompt::Chat {
                 messages,
                 tools: Vec::new(),
+                template: None,
             },
             params: SamplingParams {
                 max_tokens: Some(max_tokens),

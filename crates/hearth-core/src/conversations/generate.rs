@@ -420,6 +420,7 @@ impl ConversationService {
             prompt: Prompt::Chat {
                 messages: Vec::new(),
                 tools: Vec::new(),
+                template: None,
             },
             params: SamplingParams {
                 max_tokens: params.max_tokens.or(Some(self.settings.default_max_tokens)),
@@ -644,6 +645,7 @@ impl Generation {
         request.prompt = Prompt::Chat {
             messages: plan.messages,
             tools: Vec::new(),
+            template: None,
         };
         let (text, ending) = self.stream(request).await;
         (text, ending, plan.note)
@@ -739,6 +741,7 @@ impl TitleJob {
             prompt: Prompt::Chat {
                 messages: vec![ChatMessage::text("user", instruction)],
                 tools: Vec::new(),
+                template: None,
             },
             params: crate::backend::SamplingParams {
                 max_tokens: Some(24),

@@ -82,12 +82,22 @@ pub fn apply_parameters(preset: &Preset, params: &mut SamplingParams) {
     }
 }
 
-/// Put the preset's system prompt first when the conversation has none.
-pub fn apply_system(preset: &Preset, prompt: &mut Prompt) {
-    if let (Some(system), Prompt::Chat { messages, .. }) = (&preset.system, prompt)
+/// Put the preset's system prompt first when the conversation has none, and
+/// render with the preset's chat template when it has one.
+pub fn apply_preset_prompt(preset: &Preset, prompt: &mut Prompt) {
+    let Prompt::Chat {
+        messages, template, ..
+    } = prompt
+    else {
+        return;
+    };
+    if let Some(system) = &preset.system
         && !messages.iter().any(|m| m.role == "system")
     {
         messages.insert(0, ChatMessage::text("system", system.clone()));
+    }
+    if template.is_none() {
+        template.clone_from(&preset.template);
     }
 }
 
@@ -100,7 +110,7 @@ impl ChatBackend for RegistryRouting {
         if let Some(route) = self.registry.route(&request.model) {
             request.model = route.target;
             if let Some(preset) = &route.preset {
-                apply_system(preset, &mut request.prompt);
+                apply_preset_prompt(preset, &mut request.prompt);
                 apply_parameters(preset, &mut request.params);
             }
         }
@@ -112,7 +122,7 @@ impl ChatBackend for RegistryRouting {
             Some(route) => {
                 let mut prompt = prompt.clone();
                 if let Some(preset) = &route.preset {
-                    apply_system(preset, &mut prompt);
+                    apply_preset_prompt(preset, &mut prompt);
                 }
                 self.chat.count_tokens(&route.target, &prompt).await
             }
@@ -168,8 +178,9 @@ mod tests {
         let mut prompt = Prompt::Chat {
             messages: vec![ChatMessage::text("user", "hi")],
             tools: Vec::new(),
+            template: None,
         };
-        apply_system(&preset(), &mut prompt);
+        apply_preset_prompt(&preset(), &mut prompt);
         let Prompt::Chat { messages, .. } = &prompt else {
             panic!("not chat")
         };
@@ -181,12 +192,38 @@ mod tests {
                 ChatMessage::text("user", "hi"),
             ],
             tools: Vec::new(),
+            template: None,
         };
-        apply_system(&preset(), &mut own);
-        let Prompt::Chat { messages, .. } = &own else {
+        apply_preset_prompt(&preset(), &mut own);
+        let Prompt::Chat {
+            messages, template, ..
+        } = &own
+        else {
             panic!("not chat")
         };
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0].content, "mine");
+        assert_eq!(template, &None, "the preset has no template");
+    }
+
+    #[test]
+    fn preset_template_replaces_the_models() {
+        let with_template = Preset {
+            template: Some("{% for m in messages %}{{ m.content }}{% endfor %}".to_owned()),
+            ..preset()
+        };
+        let mut prompt = Prompt::Chat {
+            messages: vec![ChatMessage::text("user", "hi")],
+            tools: Vec::new(),
+            template: None,
+        };
+        apply_preset_prompt(&with_template, &mut prompt);
+        let Prompt::Chat { template, .. } = &prompt else {
+            panic!("not chat")
+        };
+        assert_eq!(template, &with_template.template);
+        let mut text = Prompt::Text("raw".to_owned());
+        apply_preset_prompt(&with_template, &mut text);
+        assert_eq!(text, Prompt::Text("raw".to_owned()));
     }
 }

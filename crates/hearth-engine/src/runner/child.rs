@@ -100,7 +100,7 @@ pub async fn run(
                 request.model = name.to_owned();
                 let mut map = lock(&running);
                 let task = tokio::spawn(async move {
-                    generate(&engine, id, request, &out).await;
+                    generate(&engine, id, *request, &out).await;
                     lock(&running2).remove(&id);
                 });
                 map.insert(id, task.abort_handle());

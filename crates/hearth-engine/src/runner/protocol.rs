@@ -31,8 +31,9 @@ pub enum ToRunner {
     Generate {
         /// Request id.
         id: RequestId,
-        /// The request (its `model` is the runner's model).
-        request: GenerateRequest,
+        /// The request (its `model` is the runner's model); boxed, as it is
+        /// far larger than the other frames.
+        request: Box<GenerateRequest>,
     },
     /// Stop a generation; no more frames for it are wanted.
     Cancel {

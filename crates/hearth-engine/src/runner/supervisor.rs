@@ -975,7 +975,10 @@ impl ChatBackend for Supervisor {
     async fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, BackendError> {
         let conn = self.conn(&request.model).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let id = conn.send(Waiter::Stream(tx), |id| ToRunner::Generate { id, request })?;
+        let id = conn.send(Waiter::Stream(tx), |id| ToRunner::Generate {
+            id,
+            request: Box::new(request),
+        })?;
         // Built first, so that a caller giving up while waiting cancels.
         let mut stream = RemoteStream {
             conn,

@@ -77,6 +77,7 @@ pub fn chat_messages(
         prompt: Prompt::Chat {
             messages,
             tools: Vec::new(),
+            template: None,
         },
         params,
         principal: Principal(principal.into()),
