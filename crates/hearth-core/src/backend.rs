@@ -150,6 +150,10 @@ pub struct GenerateRequest {
     /// weighted round-robin across principals, `weight` in a row per turn.
     #[serde(default = "one")]
     pub weight: u32,
+    /// Another choice of the same request (`n` > 1) carries this prompt:
+    /// usage and quotas count it there, once.
+    #[serde(default)]
+    pub shares_prompt: bool,
 }
 
 fn one() -> u32 {

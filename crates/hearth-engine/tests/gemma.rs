@@ -28,6 +28,7 @@ fn complete(principal: &str, text: &str, max_tokens: u32) -> GenerateRequest {
         params: greedy(max_tokens),
         principal: Principal(principal.into()),
         weight: 1,
+        shares_prompt: false,
     }
 }
 

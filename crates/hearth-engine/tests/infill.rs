@@ -129,6 +129,7 @@ fn infill(prefix: &str, suffix: &str) -> GenerateRequest {
         params: greedy(8),
         principal: Principal("p".into()),
         weight: 1,
+        shares_prompt: false,
     }
 }
 

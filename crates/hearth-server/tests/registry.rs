@@ -515,6 +515,7 @@ async fn copies_and_presets_share_one_loaded_model_and_presets_apply_defaults() 
                 params: Default::default(),
                 principal: Principal::anonymous(),
                 weight: 1,
+                shares_prompt: false,
             })
             .await;
     }

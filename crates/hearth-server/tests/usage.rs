@@ -328,6 +328,36 @@ async fn every_generating_and_embedding_lane_records_usage() {
 }
 
 #[tokio::test]
+async fn several_choices_count_their_shared_prompt_once() {
+    let h = harness(Config::default()).await;
+    let dev = h.user("dev", Role::User).await;
+    let (_, key) = h.key(&dev, &["chat"]).await;
+    let body =
+        json!({"model": FAKE_CHAT, "n": 3, "messages": [{"role": "user", "content": "hi there"}]});
+    let reply = call(
+        h.app(),
+        Method::POST,
+        "/v1/chat/completions",
+        &key,
+        Some(body),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let usage = &reply.body["usage"];
+    let row = h.totals(UsageGroup::Model).await.remove(0);
+    assert_eq!(row.requests, 3, "one record per choice: {row:?}");
+    assert_eq!(
+        Value::from(row.prompt_tokens),
+        usage["prompt_tokens"],
+        "the prompt is charged once, as the answer reports it"
+    );
+    assert_eq!(
+        Value::from(row.completion_tokens),
+        usage["completion_tokens"]
+    );
+}
+
+#[tokio::test]
 async fn a_stream_cut_short_is_recorded_as_cancelled() {
     let h = harness(Config::default()).await;
     h.fake

@@ -477,6 +477,7 @@ mod tests {
             params,
             principal: Principal::anonymous(),
             weight: 1,
+            shares_prompt: false,
         }
     }
 

@@ -335,6 +335,7 @@ impl ChatService {
         choice: u32,
         principal: &Principal,
     ) -> Result<crate::backend::GenerationStream, BackendError> {
+        let shares_prompt = choice > 0;
         let mut params = params.clone();
         // Same seed for every choice would give n identical answers.
         params.seed = params.seed.map(|s| s.wrapping_add(u64::from(choice)));
@@ -345,6 +346,7 @@ impl ChatService {
                 params,
                 principal: principal.clone(),
                 weight: 1,
+                shares_prompt,
             })
             .await
     }

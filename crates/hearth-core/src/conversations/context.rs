@@ -373,6 +373,7 @@ impl Planner {
             },
             principal: input.principal.clone(),
             weight: 1,
+            shares_prompt: false,
         };
         let mut stream = self.chat.generate(request).await?;
         let mut text = String::new();

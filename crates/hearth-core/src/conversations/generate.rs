@@ -428,6 +428,7 @@ impl ConversationService {
             },
             principal: Principal(owner.0.clone()),
             weight: 1,
+            shares_prompt: false,
         };
         let title_job = (self.settings.generate_titles
             && is_first_exchange
@@ -750,6 +751,7 @@ impl TitleJob {
             },
             principal: Principal(self.owner.0.clone()),
             weight: 1,
+            shares_prompt: false,
         };
         let title = match collect_text(chat.as_ref(), request).await {
             Ok(text) => clean_title(&text),

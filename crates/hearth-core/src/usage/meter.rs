@@ -59,6 +59,8 @@ struct Meter {
     deltas: u32,
     /// How to count the prompt if the generation ends without figures.
     prompt: Option<(Arc<dyn ChatBackend>, Prompt)>,
+    /// A sibling choice carries the prompt: count none here.
+    shares_prompt: bool,
     /// Whether a drop may finish on a task of its own (not for the meter
     /// already moved to such a task: its drop, if the runtime is shutting
     /// down and drops the task unpolled, records at once).
@@ -79,6 +81,7 @@ impl Meter {
             first_text: None,
             deltas: 0,
             prompt: None,
+            shares_prompt: false,
             may_spawn: true,
             is_done: false,
         }
@@ -101,8 +104,16 @@ impl Meter {
             key_id: self.context.key_id.clone(),
             route: self.context.route.clone(),
             model: self.model.clone(),
-            prompt_tokens: stats.prompt_tokens,
-            cached_tokens: stats.cached_tokens,
+            prompt_tokens: if self.shares_prompt {
+                0
+            } else {
+                stats.prompt_tokens
+            },
+            cached_tokens: if self.shares_prompt {
+                0
+            } else {
+                stats.cached_tokens
+            },
             completion_tokens: stats.completion_tokens,
             ttft_ms: self.first_text.map(|t| ms(t - self.started)),
             total_ms: ms(self.started.elapsed()),
@@ -164,6 +175,7 @@ impl Drop for Meter {
             first_text: self.first_text,
             deltas: self.deltas,
             prompt: self.prompt.take(),
+            shares_prompt: self.shares_prompt,
             may_spawn: false,
             is_done: false,
         };
@@ -185,7 +197,10 @@ impl ChatBackend for MeteredChat {
     ) -> Result<GenerationStream, BackendError> {
         let mut meter = Meter::start(&self.recorder, &request.model);
         request.weight = share(&meter.context).await.max(request.weight);
-        meter.prompt = Some((self.inner.clone(), request.prompt.clone()));
+        meter.shares_prompt = request.shares_prompt;
+        if !request.shares_prompt {
+            meter.prompt = Some((self.inner.clone(), request.prompt.clone()));
+        }
         let stream = match self.inner.generate(request).await {
             Ok(stream) => stream,
             Err(err) => {

@@ -82,6 +82,7 @@ pub fn chat_messages(
         params,
         principal: Principal(principal.into()),
         weight: 1,
+        shares_prompt: false,
     }
 }
 
