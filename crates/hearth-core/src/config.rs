@@ -397,7 +397,7 @@ pub const KEY_DOCS: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "metrics.bind",
-        "Serve metrics on this separate address instead of the main listener.",
+        "Serve metrics on this separate address instead of the main listener, without credentials; an address other than loopback needs metrics.public = true.",
         Some("\"127.0.0.1:9464\""),
     ),
     (
@@ -779,6 +779,16 @@ impl Config {
                 "server.bind",
                 "a non-loopback address needs TLS (server.tls_cert and server.tls_key), or \
                  server.allow_insecure_bind = true when a TLS-terminating proxy is in front",
+            );
+        }
+        if let Some(addr) = self.metrics.bind
+            && !addr.ip().is_loopback()
+            && !self.metrics.public
+        {
+            return fail(
+                "metrics.bind",
+                "the metrics listener asks for no credentials: bind it to a loopback address, \
+                 or set metrics.public = true to expose it on another address",
             );
         }
         if self.auth.cookie_cross_site && !self.auth.cookie_secure {

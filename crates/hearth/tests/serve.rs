@@ -168,6 +168,22 @@ fn a_non_loopback_bind_without_tls_exits_2_unless_allowed() {
     let (code, err) = run_config(&[("HEARTH_SERVER_TLS_KEY", "/nonexistent/key.pem")], &[]);
     assert_eq!(code, 2, "a key without a certificate: {err}");
     assert!(err.contains("server.tls_cert"), "{err}");
+    // The separate metrics listener asks for no credentials: loopback only,
+    // unless metrics.public says they are meant to be open.
+    let (code, err) = run_config(&[("HEARTH_METRICS_BIND", "0.0.0.0:9464")], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("metrics.bind") && err.contains("metrics.public"),
+        "{err}"
+    );
+    let (code, err) = run_config(
+        &[
+            ("HEARTH_METRICS_BIND", "0.0.0.0:9464"),
+            ("HEARTH_METRICS_PUBLIC", "true"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
