@@ -550,12 +550,35 @@ test('admin: a model pulled from a local HTTP server shows progress and becomes 
     await picker.selectOption(before);
   });
 
-  await t.test('delete asks first and removes it from the list and the picker', async () => {
+  await t.test('delete asks first; a loaded model is refused until forced; it leaves the list and the picker', async () => {
+    const row = page.locator(`tr[data-model="${NAME}"]`);
+    if (process.env.HEARTH_URL) {
+      // Load it with Ollama's load request (an empty prompt), through a key of the admin's.
+      const created = await api('POST', '/ui/keys', { name: 'e2e-loader' });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const load = await fetch(`${base}/api/generate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${created.body.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: NAME, prompt: '', keep_alive: -1 }),
+      });
+      assert.equal(load.status, 200, await load.text());
+    }
     await page.getByRole('link', { name: 'Admin' }).click();
     await page.getByRole('link', { name: 'Models' }).click();
-    const row = page.locator(`tr[data-model="${NAME}"]`);
-    await row.getByRole('button', { name: `Delete ${NAME}` }).click(); // the confirm() is accepted
-    await row.waitFor({ state: 'detached' });
+    if (process.env.HEARTH_URL) {
+      await row.locator('.badge').filter({ hasText: 'loaded' }).waitFor();
+      expectedFailures.add('/admin/models/delete');
+      await row.getByRole('button', { name: `Delete ${NAME}` }).click(); // the confirm() is accepted
+      const refusal = page.getByRole('alert').filter({ hasText: 'is loaded' });
+      await refusal.waitFor();
+      assert.equal(await row.count(), 1, 'still listed after the refusal');
+      await refusal.getByRole('button', { name: `Delete ${NAME} anyway` }).click();
+      await row.waitFor({ state: 'detached' });
+      expectedFailures.delete('/admin/models/delete');
+    } else {
+      await row.getByRole('button', { name: `Delete ${NAME}` }).click(); // the confirm() is accepted
+      await row.waitFor({ state: 'detached' });
+    }
     await page.getByText(`Deleted ${NAME}.`).waitFor();
     await page.getByRole('link', { name: 'Hearth', exact: true }).click();
     const picker = page.getByRole('combobox', { name: 'Model' });
