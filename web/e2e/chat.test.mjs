@@ -639,6 +639,60 @@ test('per-chat settings and highlighted code', { timeout: 180_000 }, async () =>
   assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.params.max_tokens, undefined);
 });
 
+test('personas: create in settings, start a chat from it, edit to a new version, delete', { timeout: 180_000 }, async (t) => {
+  if (!process.env.HEARTH_URL) {
+    t.skip('the mock server has no persona writes');
+    return;
+  }
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('heading', { name: 'Personas' }).waitFor();
+  const item = (name) => page.locator(`li[data-persona="${name}"]`);
+  await page.locator('li[data-persona]').first().waitFor();
+  assert.ok((await page.locator('li[data-persona] .badge').count()) >= 1, 'built-ins are listed, marked');
+
+  await page.getByRole('button', { name: 'New persona' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Pirate');
+  await page.getByLabel('Description', { exact: true }).fill('Talks like a pirate.');
+  await page.getByLabel('System prompt', { exact: true }).fill('You are a pirate named {{captain|Flint}}. Answer in one line.');
+  await page.getByRole('button', { name: 'Create persona' }).click();
+  await page.getByRole('status').filter({ hasText: 'Created “Pirate”.' }).waitFor();
+  await item('Pirate').getByText('v1').waitFor();
+  await shot('settings-personas', 1280, 800);
+
+  // The chat settings offer it; a chat started from it records version 1.
+  await page.getByRole('link', { name: 'Hearth', exact: true }).click();
+  await page.keyboard.press('Control+Shift+O');
+  await page.getByRole('button', { name: 'Chat settings' }).click();
+  const picker = page.getByLabel('Persona');
+  await picker.locator('option', { hasText: 'Pirate' }).waitFor({ state: 'attached' });
+  await picker.selectOption({ label: 'Pirate' });
+  assert.equal(await page.getByLabel('System prompt', { exact: true }).inputValue(), 'You are a pirate named Flint. Answer in one line.');
+  await page.getByLabel('Max tokens').fill('8');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill('Who are you?');
+  await box.press('Enter');
+  await page.waitForURL(/\/c\/[^/]+$/);
+  await page.locator('article.msg.assistant[data-status="complete"]').waitFor({ timeout: 120_000 });
+  const id = page.url().split('/').at(-1);
+  const { body } = await api('GET', `/ui/conversations/${id}`);
+  assert.equal(body.conversation.persona?.version, 1, JSON.stringify(body.conversation));
+  assert.equal(body.conversation.system_prompt, 'You are a pirate named Flint. Answer in one line.');
+
+  // Editing saves version 2; the chat keeps version 1. Delete asks first.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await item('Pirate').getByRole('button', { name: 'Edit persona Pirate' }).click();
+  await page.getByLabel('System prompt', { exact: true }).fill('You are a pirate. Answer in two lines.');
+  await page.getByRole('button', { name: 'Save new version' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved “Pirate” (version 2).' }).waitFor();
+  await item('Pirate').getByText('v2').waitFor();
+  assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.persona?.version, 1);
+  await item('Pirate').getByRole('button', { name: 'Delete persona Pirate' }).click(); // the confirm() is accepted
+  await item('Pirate').waitFor({ state: 'detached' });
+  await page.getByRole('status').filter({ hasText: 'Deleted “Pirate”.' }).waitFor();
+  assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.system_prompt, 'You are a pirate named Flint. Answer in one line.');
+});
+
 test('performance: bundle, first render, a 1,000-message conversation', { timeout: 180_000 }, async () => {
   const dist = new URL('../dist/', import.meta.url).pathname;
   const html = readFileSync(dist + 'index.html', 'utf8');

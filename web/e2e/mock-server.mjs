@@ -27,7 +27,7 @@ export function startMock({ port = 0, tokenDelayMs = 25 } = {}) {
   const keys = new Map(); // secret -> key
   const audit = [];
   const record = (action, principal, target = null) => audit.unshift({ id: randomUUID(), at_ms: now(), action, outcome: 'success', principal, target, ip: '127.0.0.1', user_agent: null, request_id: null, detail: {} });
-  const PERSONAS = [{ id: 'builtin:concise-expert', version: 1, name: 'Concise expert', description: 'Short, exact answers.', template: 'You are an expert in {{topic|everything}}. Answer briefly.', variables: [{ name: 'topic', default: 'everything' }] }];
+  const PERSONAS = [{ id: 'builtin:concise-expert', builtin: true, version: 1, name: 'Concise expert', description: 'Short, exact answers.', template: 'You are an expert in {{topic|everything}}. Answer briefly.', variables: [{ name: 'topic', default: 'everything' }] }];
   const sessionView = (secret, v, current) => ({ id: v.id, user_id: v.user.id, created_at_ms: v.at, last_seen_at_ms: v.at, expires_at_ms: v.at + 86_400_000, ip: '127.0.0.1', user_agent: v.ua, current });
   const keyView = (k) => { const { secret, ...rest } = k; return rest; };
   const userById = (id) => [...users.values()].find((u) => u.user.id === id);

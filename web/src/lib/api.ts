@@ -77,6 +77,7 @@ export async function json<T>(method: string, path: string, body?: unknown, init
 export const get = <T>(path: string) => json<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => json<T>('POST', path, body ?? {});
 export const patch = <T>(path: string, body: unknown) => json<T>('PATCH', path, body);
+export const put = <T>(path: string, body: unknown) => json<T>('PUT', path, body);
 // keepalive: a delete flushed while the page unloads (Undo pending) still goes out.
 export const del = <T>(path: string) => json<T>('DELETE', path, undefined, { keepalive: true });
 

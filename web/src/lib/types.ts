@@ -115,6 +115,8 @@ export interface ErrorEnvelope {
 
 export interface PersonaView {
   id: string;
+  /** Shipped with Hearth (read-only), else the caller's own. */
+  builtin: boolean;
   version: number;
   name: string;
   description: string;
