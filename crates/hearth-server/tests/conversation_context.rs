@@ -174,6 +174,18 @@ async fn summarize_check(w: World) {
     assert_eq!(sibling["context"]["action"], "summarized", "{sibling}");
     assert_eq!(sibling["context"]["summary_created"], false);
     assert_eq!(w.fake.summary_prompts().len(), 1, "summarized only once");
+
+    // And a fork: the summary comes along with the copied path.
+    let (status, fork) = w
+        .post("alice", &format!("/ui/conversations/{c}/fork"), json!({}))
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{fork}");
+    let f = fork["id"].as_str().unwrap().to_owned();
+    let in_fork = w.say("alice", &f, "a question in the fork").await;
+    let forked = answer(&w, &f, &in_fork).await;
+    assert_eq!(forked["context"]["action"], "summarized", "{forked}");
+    assert_eq!(forked["context"]["summary_created"], false, "{forked}");
+    assert_eq!(w.fake.summary_prompts().len(), 1, "the fork reused it");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use hearth_core::conversations::personas::UserPersona;
 use hearth_core::conversations::{
     ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
     ConversationRepo, ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus,
-    OwnerId, PersonaRef, Role, Timings, Usage,
+    OwnerId, PersonaRef, Role, StoredSummary, Timings, Usage,
 };
 use hearth_core::jobs::now_ms;
 use hearth_core::store::{StoreError, StoreKind};
@@ -712,9 +712,9 @@ impl ConversationRepo for SqlConversations {
     async fn summaries(
         &self,
         conversation_id: &ConversationId,
-    ) -> Result<Vec<(MessageId, String)>, StoreError> {
+    ) -> Result<Vec<StoredSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT message_id, content FROM context_summaries WHERE conversation_id = $1 \
+            "SELECT message_id, content, model FROM context_summaries WHERE conversation_id = $1 \
              ORDER BY created_at_ms, message_id",
         )
         .bind(&conversation_id.0)
@@ -723,10 +723,11 @@ impl ConversationRepo for SqlConversations {
         .map_err(map_err)?;
         rows.iter()
             .map(|row| {
-                Ok((
-                    MessageId(row.try_get("message_id").map_err(map_err)?),
-                    row.try_get("content").map_err(map_err)?,
-                ))
+                Ok(StoredSummary {
+                    through: MessageId(row.try_get("message_id").map_err(map_err)?),
+                    content: row.try_get("content").map_err(map_err)?,
+                    model: row.try_get("model").map_err(map_err)?,
+                })
             })
             .collect()
     }

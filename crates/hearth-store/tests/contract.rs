@@ -864,7 +864,11 @@ async fn context_summaries_check(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         repo.summaries(&c.id).await.unwrap(),
-        vec![(a.id.clone(), "it's summarized".to_owned())]
+        vec![hearth_core::conversations::StoredSummary {
+            through: a.id.clone(),
+            content: "it's summarized".to_owned(),
+            model: "m".to_owned(),
+        }]
     );
     // A message of another conversation (or none) takes no summary.
     let other = conv::conversation(&alice, "Other", 1000);

@@ -252,8 +252,8 @@ impl Planner {
             .find_map(|(i, m)| {
                 stored
                     .iter()
-                    .find(|(id, _)| *id == m.id)
-                    .map(|(_, text)| (i, text.clone()))
+                    .find(|s| s.through == m.id)
+                    .map(|s| (i, s.content.clone()))
             });
         if let Some((i, text)) = &deepest
             && self.tokens_from(input, Some(text), i + 1).await? <= budget

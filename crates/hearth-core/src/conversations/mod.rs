@@ -29,7 +29,7 @@ pub use live::{LiveEvent, LiveStream};
 pub use model::{
     ContextAction, ContextNote, Conversation, ConversationId, ConversationPage, ConversationPatch,
     ListCursor, ListFilter, Message, MessageFinish, MessageId, MessageStatus, OwnerId, Role,
-    Timings, Usage,
+    StoredSummary, Timings, Usage,
 };
 pub use personas::{AnyPersona, PersonaRef, UserPersona};
 pub use repo::ConversationRepo;

@@ -220,6 +220,17 @@ pub enum ContextAction {
     Summarized,
 }
 
+/// A stored summary of a branch, from its root through one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSummary {
+    /// The last message it covers.
+    pub through: MessageId,
+    /// The summary text.
+    pub content: String,
+    /// The model that wrote it.
+    pub model: String,
+}
+
 /// How an answer's prompt was fitted into the model's context (stored with the
 /// assistant message as JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::model::{
     Conversation, ConversationId, ConversationPage, ConversationPatch, ListFilter, Message,
-    MessageFinish, MessageId, OwnerId,
+    MessageFinish, MessageId, OwnerId, StoredSummary,
 };
 use super::personas::UserPersona;
 use crate::store::StoreError;
@@ -151,9 +151,9 @@ pub trait ConversationRepo: Send + Sync {
     /// Delete every version of `owner`'s persona.
     async fn delete_persona(&self, owner: &OwnerId, id: &str) -> Result<(), StoreError>;
 
-    /// Every stored summary of the conversation: (last message covered, text).
+    /// Every stored summary of the conversation, oldest first.
     async fn summaries(
         &self,
         conversation_id: &ConversationId,
-    ) -> Result<Vec<(MessageId, String)>, StoreError>;
+    ) -> Result<Vec<StoredSummary>, StoreError>;
 }

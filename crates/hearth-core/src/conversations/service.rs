@@ -407,6 +407,7 @@ impl ConversationService {
             }
             None => self.active_path(&source).await?,
         };
+        let source_id = source.id.clone();
         let now = now_ms();
         let mut fork = Conversation {
             id: ConversationId::new(),
@@ -420,13 +421,17 @@ impl ConversationService {
             ..source
         };
         let mut copies: Vec<Message> = Vec::with_capacity(path.len());
+        // Source message id → its copy's, for the summaries.
+        let mut renamed = std::collections::HashMap::new();
         for message in path
             .into_iter()
             .take_while(|m| m.status != MessageStatus::Streaming)
         {
             let parent_id = copies.last().map(|m| m.id.clone());
+            let id = MessageId::new();
+            renamed.insert(message.id.clone(), id.clone());
             copies.push(Message {
-                id: MessageId::new(),
+                id,
                 conversation_id: fork.id.clone(),
                 parent_id,
                 idempotency_key: None,
@@ -435,6 +440,15 @@ impl ConversationService {
         }
         fork.current_leaf_id = copies.last().map(|m| m.id.clone());
         self.repo().insert(&fork, &copies).await?;
+        // Summaries of the copied path come along, so the fork's next turn
+        // reuses them instead of summarizing again.
+        for summary in self.repo().summaries(&source_id).await? {
+            if let Some(through) = renamed.get(&summary.through) {
+                self.repo()
+                    .put_summary(&fork.id, through, &summary.content, &summary.model)
+                    .await?;
+            }
+        }
         Ok(fork)
     }
 
