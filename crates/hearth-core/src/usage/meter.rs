@@ -95,6 +95,10 @@ impl Meter {
 
     fn build(&mut self, outcome: Outcome, stats: &GenerationStats) -> UsageRecord {
         self.is_done = true;
+        let (prompt_tokens, cached_tokens) = match self.shares_prompt {
+            true => (0, 0),
+            false => (stats.prompt_tokens, stats.cached_tokens),
+        };
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         UsageRecord {
             id: uuid::Uuid::now_v7().to_string(),
@@ -104,16 +108,8 @@ impl Meter {
             key_id: self.context.key_id.clone(),
             route: self.context.route.clone(),
             model: self.model.clone(),
-            prompt_tokens: if self.shares_prompt {
-                0
-            } else {
-                stats.prompt_tokens
-            },
-            cached_tokens: if self.shares_prompt {
-                0
-            } else {
-                stats.cached_tokens
-            },
+            prompt_tokens,
+            cached_tokens,
             completion_tokens: stats.completion_tokens,
             ttft_ms: self.first_text.map(|t| ms(t - self.started)),
             total_ms: ms(self.started.elapsed()),
