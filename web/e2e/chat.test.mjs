@@ -114,6 +114,16 @@ async function api(method, path, body) {
   return { status: res.status(), body: text ? JSON.parse(text) : null };
 }
 
+/** Send the first message of a new chat; wait for the whole answer; the conversation's id. */
+async function sendFirstMessage(text) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+  await page.waitForURL(/\/c\/[^/]+$/);
+  await page.locator('article.msg.assistant[data-status="complete"]').waitFor({ timeout: 120_000 });
+  return page.url().split('/').at(-1);
+}
+
 /** A conversation in Hearth's export format: `n` messages alternating user/assistant. */
 function exportDoc(title, n, words = 40) {
   const t = Date.now() - 3_600_000;
@@ -618,12 +628,7 @@ test('per-chat settings and highlighted code', { timeout: 180_000 }, async () =>
   await page.getByLabel('Max tokens').fill('40');
   await page.getByLabel('Temperature').fill('0.3');
   await page.getByRole('button', { name: 'Save' }).click();
-  const box = page.getByRole('textbox', { name: 'Message' });
-  await box.fill('Show a tiny Python example that prints hello.');
-  await box.press('Enter');
-  await page.waitForURL(/\/c\/[^/]+$/);
-  await page.locator('article.msg.assistant[data-status="complete"]').waitFor({ timeout: 120_000 });
-  const id = page.url().split('/').at(-1);
+  const id = await sendFirstMessage('Show a tiny Python example that prints hello.');
   const { body } = await api('GET', `/ui/conversations/${id}`);
   assert.equal(body.conversation.params.max_tokens, 40);
   assert.equal(body.conversation.params.temperature, 0.3);
@@ -669,12 +674,7 @@ test('personas: create in settings, start a chat from it, edit to a new version,
   assert.equal(await page.getByLabel('System prompt', { exact: true }).inputValue(), 'You are a pirate named Flint. Answer in one line.');
   await page.getByLabel('Max tokens').fill('8');
   await page.getByRole('button', { name: 'Save' }).click();
-  const box = page.getByRole('textbox', { name: 'Message' });
-  await box.fill('Who are you?');
-  await box.press('Enter');
-  await page.waitForURL(/\/c\/[^/]+$/);
-  await page.locator('article.msg.assistant[data-status="complete"]').waitFor({ timeout: 120_000 });
-  const id = page.url().split('/').at(-1);
+  const id = await sendFirstMessage('Who are you?');
   const { body } = await api('GET', `/ui/conversations/${id}`);
   assert.equal(body.conversation.persona?.version, 1, JSON.stringify(body.conversation));
   assert.equal(body.conversation.system_prompt, 'You are a pirate named Flint. Answer in one line.');
