@@ -25,6 +25,12 @@ impl ModelInspector for GgufInspector {
             license: header.string("general.license").map(str::to_owned),
         })
     }
+
+    fn check_template(&self, source: &str) -> Result<(), String> {
+        crate::template::ChatTemplate::new(source, "", "")
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl ServedModels for ModelFiles {

@@ -322,6 +322,26 @@ async fn a_preset_template_gives_a_base_model_chat() {
     let gemma = hearth_testkit::models::path(hearth_testkit::models::GEMMA3);
     let out = hearth(d, &["import", gemma.to_str().unwrap(), "gemma3:270m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // A template that does not compile is refused when the preset is made.
+    let broken = d.join("broken.jinja");
+    std::fs::write(&broken, "{% for m in messages %}{{ m.content }}").unwrap();
+    let out = hearth(
+        d,
+        &[
+            "create",
+            "gemma-broken",
+            "--from",
+            "gemma3:270m",
+            "--template-file",
+            broken.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not compile"),
+        "{}",
+        text(&out.stderr)
+    );
     let template = d.join("bare.jinja");
     std::fs::write(&template, "{{ bos_token }}{{ messages[-1]['content'] }}").unwrap();
     let out = hearth(

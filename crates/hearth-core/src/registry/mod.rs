@@ -231,6 +231,13 @@ pub struct Inspected {
 pub trait ModelInspector: Send + Sync {
     /// The metadata of the file, or why it is not a usable model file.
     fn inspect(&self, path: &Path) -> Result<Inspected, String>;
+
+    /// Whether `source` is a chat template the engine can render (a preset's
+    /// template is checked when the preset is created, not on every chat).
+    fn check_template(&self, source: &str) -> Result<(), String> {
+        let _ = source;
+        Ok(())
+    }
 }
 
 /// The serving side's table of model files: the registry publishes each

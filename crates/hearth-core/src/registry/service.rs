@@ -518,6 +518,14 @@ impl Registry {
     ) -> Result<RegistryModel, RegistryError> {
         let base = self.get(from).await?;
         let target = ModelRef::parse(name)?;
+        if let Some(template) = &preset.template {
+            self.inspector
+                .check_template(template)
+                .map_err(|message| RegistryError::Invalid {
+                    field: "template",
+                    message: format!("the chat template does not compile: {message}"),
+                })?;
+        }
         if let Some(unknown) = preset
             .parameters
             .keys()
