@@ -294,6 +294,30 @@ async fn ollama_copy_create_show_delete_and_push() {
     );
     assert_eq!(show["license"], "apache-2.0");
 
+    // An Ollama (Go) TEMPLATE is not rendered: the preset keeps the model's
+    // own template, and the client is told.
+    let (status, text) = h
+        .call(
+            Method::POST,
+            "/api/create",
+            json!({"model": "gotmpl", "modelfile":
+                "FROM tiny\nTEMPLATE \"\"\"{{ if .System }}{{ .System }}{{ end }}{{ .Prompt }}\"\"\"\n"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("ignoring TEMPLATE"), "{text}");
+    let (status, show) = h
+        .json(Method::POST, "/api/show", json!({"model": "gotmpl"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{show}");
+    assert!(
+        !show["template"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(".System"),
+        "{show}"
+    );
+
     // The older Modelfile form.
     let (status, body) = h
         .json(
@@ -336,7 +360,7 @@ async fn ollama_copy_create_show_delete_and_push() {
         "{body}"
     );
 
-    for name in ["tiny", "tiny:copy", "terse", "terse2"] {
+    for name in ["tiny", "tiny:copy", "terse", "terse2", "gotmpl"] {
         let (status, body) = h
             .json(Method::DELETE, "/api/delete", json!({"model": name}))
             .await;

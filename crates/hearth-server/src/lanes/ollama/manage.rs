@@ -211,22 +211,32 @@ pub async fn create(
     let from = required(body.from.or(file.from), "from")?;
     let mut parameters = file.parameters;
     parameters.extend(body.parameters.unwrap_or_default());
+    // Ollama's templates are Go templates, which Hearth does not render: the
+    // model keeps its own (Jinja) template, and the client is told so.
+    let (template, skipped) = match body.template.or(file.template) {
+        Some(t) if is_go_template(&t) => (None, true),
+        other => (other, false),
+    };
     let model = pulls::registry(&state)?
         .create_preset(
             &name,
             &from,
             Preset {
                 system: body.system.or(file.system),
-                template: body.template.or(file.template),
+                template,
                 parameters,
             },
         )
         .await?;
-    let lines = [
-        format!("using existing layer {}", model.digest),
-        "writing manifest".to_owned(),
-        "success".to_owned(),
-    ];
+    let mut lines = vec![format!("using existing layer {}", model.digest)];
+    if skipped {
+        tracing::info!(model = %name, "Ollama (Go) TEMPLATE ignored; the model's own chat template is used");
+        lines.push(
+            "ignoring TEMPLATE: Go templates are not supported, the model's own chat template is used"
+                .to_owned(),
+        );
+    }
+    lines.extend(["writing manifest".to_owned(), "success".to_owned()]);
     if body.stream.unwrap_or(true) {
         let frames = lines
             .into_iter()
@@ -234,6 +244,18 @@ pub async fn create(
         return Ok(ndjson(Body::from_stream(futures::stream::iter(frames))));
     }
     Ok(Json(json!({ "status": "success" })).into_response())
+}
+
+/// Whether `template` is written in Go's template language (Ollama's
+/// Modelfiles: `{{ .System }}`, `{{ range .Messages }}`, `{{ end }}`) rather
+/// than Jinja.
+fn is_go_template(template: &str) -> bool {
+    let compact: String = template.split_whitespace().collect();
+    [
+        "{{.", "{{-.", "{{end", "{{-end", "{{range", "{{-range", "{{if.", "{{-if.",
+    ]
+    .iter()
+    .any(|marker| compact.contains(marker))
 }
 
 /// `POST /api/push`: refused.
@@ -262,5 +284,19 @@ mod tests {
         assert!(parse_modelfile("ADAPTER x.bin").is_err());
         assert!(parse_modelfile("SYSTEM \"\"\"open").is_err());
         assert!(parse_modelfile("PARAMETER temperature").is_err());
+    }
+
+    #[test]
+    fn go_templates_are_told_from_jinja() {
+        assert!(is_go_template(
+            "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>{{ end }}"
+        ));
+        assert!(is_go_template(
+            "{{- range .Messages }}{{ .Content }}{{- end }}"
+        ));
+        assert!(!is_go_template(
+            "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+        ));
+        assert!(!is_go_template("{{ bos_token }}{{ messages[-1].content }}"));
     }
 }
