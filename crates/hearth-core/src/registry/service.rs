@@ -523,7 +523,10 @@ impl Registry {
                 .check_template(template)
                 .map_err(|message| RegistryError::Invalid {
                     field: "template",
-                    message: format!("the chat template does not compile: {message}"),
+                    message: format!(
+                        "the chat template does not compile (templates are Jinja, as in a \
+                         GGUF's tokenizer.chat_template): {message}"
+                    ),
                 })?;
         }
         if let Some(unknown) = preset
