@@ -204,11 +204,20 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
 
   await t.test('Esc stops an answer and keeps the partial text', async () => {
     const box = page.getByRole('textbox', { name: 'Message' });
-    await box.fill('Now write a very long story about a fireplace, at least five hundred words.');
-    await box.press('Enter');
-    await page.locator('article.msg.assistant.live .msg-body').filter({ hasText: /\S{2,}/ }).waitFor({ timeout: 60_000 });
-    await page.keyboard.press('Escape');
-    await page.locator('article.msg.assistant[data-status="cancelled"]').last().waitFor({ timeout: 30_000 });
+    // The real model samples freely and may end a short answer before Esc
+    // lands; then the question is asked once more.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await box.fill('Now write a very long story about a fireplace, at least five hundred words.');
+      await box.press('Enter');
+      await page.locator('article.msg.assistant.live .msg-body').filter({ hasText: /\S{2,}/ }).waitFor({ timeout: 60_000 });
+      await page.keyboard.press('Escape');
+      await page.waitForFunction(() => {
+        const last = [...document.querySelectorAll('article.msg.assistant')].at(-1);
+        return last && !last.classList.contains('live') && ['cancelled', 'complete', 'error'].includes(last.dataset.status);
+      }, null, { timeout: 30_000 });
+      if ((await lastAssistant().getAttribute('data-status')) !== 'complete') break;
+    }
+    assert.equal(await lastAssistant().getAttribute('data-status'), 'cancelled');
     await lastAssistant().getByText('Stopped.').waitFor();
   });
 
@@ -224,6 +233,7 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
   await t.test('editing a user message branches; the navigator switches back', async () => {
     const first = page.locator('article.msg.user').first();
     const original = await first.locator('.msg-body').innerText();
+    const turns = await page.locator('article.msg.user').count();
     await first.getByRole('button', { name: 'Edit message' }).click();
     const editor = page.getByLabel('Edit your message');
     await editor.fill('Say hello in one short sentence.');
@@ -236,7 +246,7 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
     await page.locator('article.msg.user').first().locator('.branches').getByText('1/2').waitFor();
     // The old branch's text comes back (waited for: the list re-renders on switch).
     await page.locator('article.msg.user').first().locator('.msg-body').filter({ hasText: original }).waitFor({ timeout: 10_000 });
-    assert.equal(await page.locator('article.msg.user').count(), 2, 'the old branch is back');
+    assert.equal(await page.locator('article.msg.user').count(), turns, 'the old branch is back');
   });
 
   await t.test('search, rename and delete in the sidebar', async () => {
