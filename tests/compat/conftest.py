@@ -92,7 +92,10 @@ WEATHER_TOOL = {
         "description": "Current weather in a city",
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}},
+            # Bounded like PERSON_SCHEMA below: a forced call is constrained to
+            # this schema, and an unbounded string sampled by a 135M model can
+            # run past max_tokens, leaving the call cut off.
+            "properties": {"city": {"type": "string", "maxLength": 24}},
             "required": ["city"],
         },
     },

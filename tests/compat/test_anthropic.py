@@ -9,7 +9,7 @@ WEATHER = {
     "description": "Current weather in a city",
     "input_schema": {
         "type": "object",
-        "properties": {"city": {"type": "string"}},
+        "properties": {"city": {"type": "string", "maxLength": 24}},  # see WEATHER_TOOL
         "required": ["city"],
     },
 }
