@@ -148,7 +148,7 @@ async function signIn(username = USER, password = PASSWORD) {
   await page.goto(base + '/login');
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('textbox', { name: 'Message' }).waitFor();
 }
 
@@ -159,25 +159,25 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
     await page.goto(base + '/');
     await page.waitForURL('**/login');
     await shot('login', 1280, 800);
-    await page.getByRole('link', { name: 'Create the admin account' }).click();
+    await page.getByRole('link', { name: 'Create the admin account', exact: true }).click();
     await page.waitForURL('**/setup');
     await page.getByLabel('Setup token').fill(process.env.HEARTH_SETUP_TOKEN ?? SETUP_TOKEN);
     await page.getByLabel('Admin username').fill(USER);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await page.getByRole('button', { name: 'Create admin and sign in', exact: true }).click();
     await page.getByRole('textbox', { name: 'Message' }).waitFor();
   });
 
   await t.test('logout and login', async () => {
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL('**/login');
     await page.getByLabel('Username').fill(USER);
     await page.getByLabel('Password').fill('wrong password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('textbox', { name: 'Message' }).waitFor();
   });
 
@@ -275,16 +275,16 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
     await item.getByRole('button', { name: /^Rename/ }).click();
     await page.getByLabel('New title').fill('Renamed by the test');
     await page.getByLabel('New title').press('Enter');
-    await list.getByRole('link', { name: 'Renamed by the test' }).waitFor();
+    await list.getByRole('link', { name: 'Renamed by the test', exact: true }).waitFor();
 
     await list.locator('.conv').first().hover();
     await list.locator('.conv').first().getByRole('button', { name: /^Delete/ }).click();
-    await list.getByRole('link', { name: 'Renamed by the test' }).waitFor({ state: 'detached' });
+    await list.getByRole('link', { name: 'Renamed by the test', exact: true }).waitFor({ state: 'detached' });
     assert.equal(await list.locator('.conv').count(), 1);
   });
 
   await t.test('settings and mobile screenshots', async () => {
-    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
     await page.getByText('Dark', { exact: true }).click();
     await shot('settings-dark', 1280, 800);
@@ -292,7 +292,7 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
     await page.locator('.conv-link').first().click();
     await page.locator('article.msg').first().waitFor();
     await shot('chat', 375, 812);
-    await page.getByRole('button', { name: 'Open the sidebar' }).click();
+    await page.getByRole('button', { name: 'Open the sidebar', exact: true }).click();
     await page.locator('.sidebar-open').waitFor();
     await shot('sidebar', 375, 812);
     await page.keyboard.press('Escape');
@@ -300,7 +300,7 @@ test('setup, login, chat, stop, regenerate, branch, search, rename, delete, logo
   });
 
   await t.test('logout returns to the sign-in page', async () => {
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL('**/login');
     await shot('login', 375, 812);
   });
@@ -332,13 +332,13 @@ test('sidebar: pin, archive, delete with undo', { timeout: 120_000 }, async (t) 
     await row('Beta notes').hover();
     await row('Beta notes').getByRole('button', { name: 'Archive “Beta notes”' }).click();
     await row('Beta notes').waitFor({ state: 'detached' });
-    await page.getByRole('button', { name: 'Archived' }).click();
+    await page.getByRole('button', { name: 'Archived', exact: true }).click();
     await row('Beta notes').waitFor();
     assert.equal(await list.locator('.conv').count(), 1, 'only the archived conversation');
     await row('Beta notes').hover();
     await row('Beta notes').getByRole('button', { name: 'Unarchive “Beta notes”' }).click();
     await page.getByText('The archive is empty.').waitFor();
-    await page.getByRole('button', { name: 'Back to chats' }).click();
+    await page.getByRole('button', { name: 'Back to chats', exact: true }).click();
     await row('Beta notes').waitFor();
   });
 
@@ -382,11 +382,11 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
   const PEER_PASSWORD = 'bob has a long password';
 
   await t.test('the admin creates an invite link', async () => {
-    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
     await page.waitForURL('**/manage/users');
     await page.getByRole('heading', { name: 'Admin · Users' }).waitFor();
     await page.getByLabel('Role of the new account').selectOption('user');
-    await page.getByRole('button', { name: 'Create invite link' }).click();
+    await page.getByRole('button', { name: 'Create invite link', exact: true }).click();
     inviteLink = await page.getByTestId('invite-link').innerText();
     assert.match(inviteLink, /\/invite\/[^/]+$/);
     await page.locator('td').filter({ hasText: /^open$/ }).first().waitFor();
@@ -400,10 +400,10 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     await userPage.getByRole('heading', { name: 'Join Hearth' }).waitFor();
     await userPage.getByLabel('Username').fill(PEER);
     await userPage.getByLabel('Password').fill(PEER_PASSWORD);
-    await userPage.getByRole('button', { name: 'Create account' }).click();
+    await userPage.getByRole('button', { name: 'Create account', exact: true }).click();
     const box = userPage.getByRole('textbox', { name: 'Message' });
     await box.waitFor();
-    assert.equal(await userPage.getByRole('link', { name: 'Admin' }).count(), 0, 'no admin link for a user');
+    assert.equal(await userPage.getByRole('link', { name: 'Admin', exact: true }).count(), 0, 'no admin link for a user');
     await box.fill('Hello from Bob, say hi back.');
     await box.press('Enter');
     await userPage.locator('article.msg.assistant[data-status="complete"]').waitFor({ timeout: 120_000 });
@@ -425,7 +425,7 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
   });
 
   await t.test('sessions: every user’s, and revoking one signs that browser out', async () => {
-    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByRole('link', { name: 'Sessions', exact: true }).click();
     await page.getByRole('heading', { name: 'Admin · Sessions' }).waitFor();
     const bobRow = page.locator('tr').filter({ hasText: PEER });
     await bobRow.first().waitFor();
@@ -438,15 +438,15 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
   });
 
   await t.test('reset password: the user signs in with the new one', async () => {
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
     const bob = page.locator(`tr[data-user="${PEER}"]`);
     await bob.getByRole('button', { name: `Reset the password of ${PEER}` }).click();
     await page.getByLabel(`New password for ${PEER}`).fill('a brand new password');
-    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('button', { name: 'Set password', exact: true }).click();
     await page.getByText(`Password of ${PEER} set`).waitFor();
     await userPage.getByLabel('Username').fill(PEER);
     await userPage.getByLabel('Password').fill('a brand new password');
-    await userPage.getByRole('button', { name: 'Sign in' }).click();
+    await userPage.getByRole('button', { name: 'Sign in', exact: true }).click();
     await userPage.getByRole('textbox', { name: 'Message' }).waitFor();
   });
 
@@ -460,25 +460,25 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     await page.getByText(`${PEER} is enabled.`).waitFor();
     await userPage.getByLabel('Username').fill(PEER);
     await userPage.getByLabel('Password').fill('a brand new password');
-    await userPage.getByRole('button', { name: 'Sign in' }).click();
+    await userPage.getByRole('button', { name: 'Sign in', exact: true }).click();
     await userPage.getByRole('textbox', { name: 'Message' }).waitFor();
     await userContext.close();
   });
 
   await t.test('an API key from the settings page works with a Bearer client; revoking it in admin stops it', async () => {
-    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
     await page.getByRole('heading', { name: 'Active sessions' }).waitFor();
     await page.getByText('this session').waitFor();
     await page.getByLabel('Key name').fill('e2e-client');
-    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('button', { name: 'Create key', exact: true }).click();
     const secret = await page.getByTestId('new-key').innerText();
     const models = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
     assert.equal(models.status, 200);
     const body = await models.json();
     assert.ok(body.data.length >= 1, 'at least one model');
 
-    await page.getByRole('link', { name: 'Admin' }).click();
-    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('link', { name: 'API keys', exact: true }).click();
     const keyRow = page.locator('tr').filter({ hasText: 'e2e-client' });
     await keyRow.waitFor();
     await shot('admin-keys', 1280, 800);
@@ -489,7 +489,7 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
   });
 
   await t.test('models and the audit log', async () => {
-    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByRole('link', { name: 'Models', exact: true }).click();
     await page.getByRole('heading', { name: 'Admin · Models' }).waitFor();
     await page.locator('.admin tbody tr').first().waitFor();
     if (process.env.HEARTH_URL) {
@@ -502,7 +502,7 @@ test('admin: invite a user who chats; API keys, sessions, models, audit', { time
     } else {
       await shot('admin-models', 1280, 800);
     }
-    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('link', { name: 'Audit log', exact: true }).click();
     await page.getByRole('heading', { name: 'Admin · Audit log' }).waitFor();
     await page.locator('.admin tbody tr').first().waitFor();
     assert.ok(await page.locator('.admin tbody tr').count() >= 3, 'sign-ins and changes are logged');
@@ -528,7 +528,7 @@ test('admin: a model pulled from a local HTTP server shows progress and becomes 
   const progress = () => page.getByRole('progressbar', { name: 'Download progress' });
 
   await t.test('a bad source is refused with the server\'s reason', async () => {
-    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByRole('link', { name: 'Models', exact: true }).click();
     await page.getByRole('heading', { name: 'Admin · Models' }).waitFor();
     expectedFailures.add('/admin/models/pull');
     await page.getByLabel('Source').fill('http://models.example/x.gguf');
@@ -583,8 +583,8 @@ test('admin: a model pulled from a local HTTP server shows progress and becomes 
       });
       assert.equal(load.status, 200, await load.text());
     }
-    await page.getByRole('link', { name: 'Admin' }).click();
-    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('link', { name: 'Models', exact: true }).click();
     if (process.env.HEARTH_URL) {
       await row.locator('.badge').filter({ hasText: 'loaded' }).waitFor();
       expectedFailures.add('/admin/models/delete');
@@ -607,8 +607,8 @@ test('admin: a model pulled from a local HTTP server shows progress and becomes 
   });
 
   await t.test('usage: per user and per model, with the earlier chats', async () => {
-    await page.getByRole('link', { name: 'Admin' }).click();
-    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
     await page.getByRole('heading', { name: 'Admin · Usage' }).waitFor();
     const table = page.getByRole('table');
     await table.locator('tbody tr').first().waitFor();
@@ -630,14 +630,14 @@ test('admin: a model pulled from a local HTTP server shows progress and becomes 
 test('per-chat settings and highlighted code', { timeout: 180_000 }, async () => {
   await page.getByRole('link', { name: 'Hearth', exact: true }).click();
   await page.keyboard.press('Control+Shift+O');
-  await page.getByRole('button', { name: 'Chat settings' }).click();
-  const persona = page.getByLabel('Persona');
+  await page.getByRole('button', { name: 'Chat settings', exact: true }).click();
+  const persona = page.locator('.chat-settings').getByLabel('Persona');
   await persona.locator('option').nth(1).waitFor({ state: 'attached' });
   await persona.selectOption({ index: 1 });
-  assert.ok((await page.getByLabel('System prompt', { exact: true }).inputValue()).length > 0, 'the persona fills the prompt');
-  await page.getByLabel('Max tokens').fill('40');
-  await page.getByLabel('Temperature').fill('0.3');
-  await page.getByRole('button', { name: 'Save' }).click();
+  assert.ok((await page.locator('.chat-settings').getByLabel('System prompt', { exact: true }).inputValue()).length > 0, 'the persona fills the prompt');
+  await page.locator('.chat-settings').getByLabel('Max tokens').fill('40');
+  await page.locator('.chat-settings').getByLabel('Temperature').fill('0.3');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   const id = await sendFirstMessage('Show a tiny Python example that prints hello.');
   const { body } = await api('GET', `/ui/conversations/${id}`);
   assert.equal(body.conversation.params.max_tokens, 40);
@@ -647,9 +647,9 @@ test('per-chat settings and highlighted code', { timeout: 180_000 }, async () =>
     await lastAssistant().locator('code .tok-str').first().waitFor();
   }
   // Saving settings on an open conversation patches it.
-  await page.getByRole('button', { name: 'Chat settings' }).click();
-  await page.getByLabel('Max tokens').fill('');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Chat settings', exact: true }).click();
+  await page.locator('.chat-settings').getByLabel('Max tokens').fill('');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.locator('.chat-settings').waitFor({ state: 'detached' }); // closes once saved
   assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.params.max_tokens, undefined);
 });
@@ -659,17 +659,17 @@ test('personas: create in settings, start a chat from it, edit to a new version,
     t.skip('the mock server has no persona writes');
     return;
   }
-  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
   await page.getByRole('heading', { name: 'Personas' }).waitFor();
   const item = (name) => page.locator(`li[data-persona="${name}"]`);
   await page.locator('li[data-persona]').first().waitFor();
   assert.ok((await page.locator('li[data-persona] .badge').count()) >= 1, 'built-ins are listed, marked');
 
-  await page.getByRole('button', { name: 'New persona' }).click();
+  await page.getByRole('button', { name: 'New persona', exact: true }).click();
   await page.getByLabel('Name', { exact: true }).fill('Pirate');
   await page.getByLabel('Description', { exact: true }).fill('Talks like a pirate.');
   await page.getByLabel('System prompt', { exact: true }).fill('You are a pirate named {{captain|Flint}}. Answer in one line.');
-  await page.getByRole('button', { name: 'Create persona' }).click();
+  await page.getByRole('button', { name: 'Create persona', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Created “Pirate”.' }).waitFor();
   await item('Pirate').getByText('v1').waitFor();
   await shot('settings-personas', 1280, 800);
@@ -677,23 +677,23 @@ test('personas: create in settings, start a chat from it, edit to a new version,
   // The chat settings offer it; a chat started from it records version 1.
   await page.getByRole('link', { name: 'Hearth', exact: true }).click();
   await page.keyboard.press('Control+Shift+O');
-  await page.getByRole('button', { name: 'Chat settings' }).click();
-  const picker = page.getByLabel('Persona');
+  await page.getByRole('button', { name: 'Chat settings', exact: true }).click();
+  const picker = page.locator('.chat-settings').getByLabel('Persona');
   await picker.locator('option', { hasText: 'Pirate' }).waitFor({ state: 'attached' });
   await picker.selectOption({ label: 'Pirate' });
-  assert.equal(await page.getByLabel('System prompt', { exact: true }).inputValue(), 'You are a pirate named Flint. Answer in one line.');
-  await page.getByLabel('Max tokens').fill('8');
-  await page.getByRole('button', { name: 'Save' }).click();
+  assert.equal(await page.locator('.chat-settings').getByLabel('System prompt', { exact: true }).inputValue(), 'You are a pirate named Flint. Answer in one line.');
+  await page.locator('.chat-settings').getByLabel('Max tokens').fill('8');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   const id = await sendFirstMessage('Who are you?');
   const { body } = await api('GET', `/ui/conversations/${id}`);
   assert.equal(body.conversation.persona?.version, 1, JSON.stringify(body.conversation));
   assert.equal(body.conversation.system_prompt, 'You are a pirate named Flint. Answer in one line.');
 
   // Editing saves version 2; the chat keeps version 1. Delete asks first.
-  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
   await item('Pirate').getByRole('button', { name: 'Edit persona Pirate' }).click();
   await page.getByLabel('System prompt', { exact: true }).fill('You are a pirate. Answer in two lines.');
-  await page.getByRole('button', { name: 'Save new version' }).click();
+  await page.getByRole('button', { name: 'Save new version', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Saved “Pirate” (version 2).' }).waitFor();
   await item('Pirate').getByText('v2').waitFor();
   assert.equal((await api('GET', `/ui/conversations/${id}`)).body.conversation.persona?.version, 1);
