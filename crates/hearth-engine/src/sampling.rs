@@ -255,7 +255,7 @@ fn validate(model: &Model, params: &SamplingParams) -> Result<()> {
 fn grammar_source(constraint: &OutputConstraint) -> Result<Option<String>> {
     let schema_grammar = |schema: &str| {
         llama_cpp_2::json_schema_to_grammar(schema)
-            .map(Some)
+            .map(|grammar| Some(compact_space(&grammar)))
             .map_err(|e| EngineError::InvalidParams(format!("unsupported JSON schema: {e}")))
     };
     match constraint {
@@ -264,6 +264,23 @@ fn grammar_source(constraint: &OutputConstraint) -> Result<Option<String>> {
         OutputConstraint::JsonSchema(schema) => schema_grammar(&schema.to_string()),
         OutputConstraint::Grammar(gbnf) => Ok(Some(gbnf.clone())),
     }
+}
+
+/// llama.cpp's schema converter lets the model write up to two newlines and
+/// twenty blanks between JSON tokens; a small model sampling freely spends its
+/// token budget there and gets cut off before the JSON closes. Constrained
+/// output allows one space at most between tokens.
+fn compact_space(grammar: &str) -> String {
+    let mut out = String::with_capacity(grammar.len());
+    for line in grammar.lines() {
+        out.push_str(if line.starts_with("space ::=") {
+            "space ::= | \" \""
+        } else {
+            line
+        });
+        out.push('\n');
+    }
+    out
 }
 
 /// The most likely token (the first on ties, like llama.cpp's greedy sampler).
@@ -302,6 +319,22 @@ fn logprobs(logits: &[f32], token: LlamaToken, n: usize) -> (Option<f32>, Vec<(L
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_grammars_allow_one_space_between_tokens() {
+        let grammar = grammar_source(&OutputConstraint::JsonObject)
+            .unwrap()
+            .unwrap();
+        let space: Vec<&str> = grammar
+            .lines()
+            .filter(|l| l.starts_with("space ::="))
+            .collect();
+        assert_eq!(space, ["space ::= | \" \""], "{grammar}");
+        assert!(
+            grammar.contains("space"),
+            "the rule is still used: {grammar}"
+        );
+    }
 
     #[test]
     fn logprobs_are_a_log_softmax() {
