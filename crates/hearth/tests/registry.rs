@@ -313,6 +313,23 @@ fn a_sentence_transformers_checkpoint_is_converted_into_the_registry() {
     );
 }
 
+/// `hearth create NAME --from gemma3:270m --template-file F`, F holding `source`.
+fn preset_with_template(dir: &Path, name: &str, source: &str) -> Output {
+    let file = dir.join(format!("{name}.jinja"));
+    std::fs::write(&file, source).unwrap();
+    hearth(
+        dir,
+        &[
+            "create",
+            name,
+            "--from",
+            "gemma3:270m",
+            "--template-file",
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
 /// Gemma 3 270M is a base model without a chat template: chat on it is refused,
 /// and a preset that brings a template makes it a chat model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,37 +340,17 @@ async fn a_preset_template_gives_a_base_model_chat() {
     let out = hearth(d, &["import", gemma.to_str().unwrap(), "gemma3:270m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // A template that does not compile is refused when the preset is made.
-    let broken = d.join("broken.jinja");
-    std::fs::write(&broken, "{% for m in messages %}{{ m.content }}").unwrap();
-    let out = hearth(
-        d,
-        &[
-            "create",
-            "gemma-broken",
-            "--from",
-            "gemma3:270m",
-            "--template-file",
-            broken.to_str().unwrap(),
-        ],
-    );
+    let out = preset_with_template(d, "gemma-broken", "{% for m in messages %}{{ m.content }}");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("does not compile"),
         "{}",
         text(&out.stderr)
     );
-    let template = d.join("bare.jinja");
-    std::fs::write(&template, "{{ bos_token }}{{ messages[-1]['content'] }}").unwrap();
-    let out = hearth(
+    let out = preset_with_template(
         d,
-        &[
-            "create",
-            "gemma-bare",
-            "--from",
-            "gemma3:270m",
-            "--template-file",
-            template.to_str().unwrap(),
-        ],
+        "gemma-bare",
+        "{{ bos_token }}{{ messages[-1]['content'] }}",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
