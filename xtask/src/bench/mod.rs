@@ -577,10 +577,21 @@ impl Bench {
     }
 }
 
-/// This command line, arguments with spaces quoted.
+/// This command line as the report records it: paths inside the workspace
+/// relative to it, the home directory as `~`, arguments with spaces quoted.
 fn command_line() -> String {
+    let root = workspace_root();
+    let home = std::env::var("HOME").unwrap_or_default();
+    portable_command(std::env::args().skip(2), &root.to_string_lossy(), &home)
+}
+
+fn portable_command(args: impl Iterator<Item = String>, root: &str, home: &str) -> String {
     let mut parts = vec!["cargo xtask bench".to_owned()];
-    for arg in std::env::args().skip(2) {
+    for arg in args {
+        let mut arg = arg.replace(&format!("{}/", root.trim_end_matches('/')), "");
+        if !home.is_empty() {
+            arg = arg.replace(home.trim_end_matches('/'), "~");
+        }
         if arg.contains(' ') {
             parts.push(format!("'{arg}'"));
         } else {
@@ -637,6 +648,22 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(o.hearth_extra.is_empty());
+    }
+
+    #[test]
+    fn the_recorded_command_names_no_machine_paths() {
+        let args = [
+            "--model",
+            "/home/me/.cache/hearth/test-models/g.gguf",
+            "--hearth-cmd",
+            "/src/hearth/scripts/b.sh --serve {model}",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            portable_command(args.into_iter(), "/src/hearth", "/home/me"),
+            "cargo xtask bench --model ~/.cache/hearth/test-models/g.gguf \
+             --hearth-cmd 'scripts/b.sh --serve {model}'"
+        );
     }
 
     #[test]
